@@ -1,0 +1,104 @@
+// A process-wide cache of computed values, keyed by a 64-bit key, that makes
+// sure each key is computed by one caller at a time.
+//
+// Every key is in one of three states: absent, in progress (one caller is
+// computing it) or ready (its value is cached). GetOrCompute() moves an absent
+// key to in progress and computes it on the calling thread, with no lock held;
+// then it publishes the value under the lock and the key becomes ready.
+// Callers that find the key in progress wait on that key's condition variable
+// (in a loop, so spurious wake-ups are harmless) and share the outcome.
+//
+// A failed computation is not cached: the key goes back to absent, the callers
+// that waited for it get the same error, and the next caller computes again.
+//
+// KeyedCache cache;
+// KeyedCache::Outcome o = cache.GetOrCompute(7, [](uint64_t key) {
+//   return absl::StatusOr<uint64_t>(key * 2);
+// });
+//
+// Thread safety: all methods may be called concurrently from any thread.
+// GetOrCompute() blocks while another caller computes the same key, so call it
+// from worker threads, never from an event loop that must not block.
+#ifndef PIECES_COMMON_KEYED_CACHE_H_
+#define PIECES_COMMON_KEYED_CACHE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace pieces {
+
+class KeyedCache {
+ public:
+  // Computes the value of a key. Called with no lock held. Should return a
+  // status rather than throw; an exception is turned into an INTERNAL error.
+  using ComputeFn = absl::FunctionRef<absl::StatusOr<uint64_t>(uint64_t key)>;
+
+  // What one GetOrCompute() call saw.
+  struct Outcome {
+    // The key's value, or the error of the computation this call ran or
+    // waited for.
+    absl::StatusOr<uint64_t> value;
+    // This call ran `compute` itself.
+    bool computed = false;
+    // This call waited for another caller's computation of the same key.
+    bool waited = false;
+  };
+
+  KeyedCache() = default;
+  KeyedCache(const KeyedCache&) = delete;
+  KeyedCache& operator=(const KeyedCache&) = delete;
+
+  // Returns the cached value of `key`; or waits for the caller computing it
+  // and returns that outcome; or, if neither, computes it with `compute`,
+  // caches a successful value and returns it.
+  Outcome GetOrCompute(uint64_t key, ComputeFn compute) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Keys whose value is cached.
+  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Keys being computed now.
+  size_t computing() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Callers waiting now for another caller's computation.
+  size_t waiting() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Blocks until at least `n` callers are waiting, or `timeout` passes.
+  // Returns whether they were. For tests and diagnostics.
+  bool AwaitWaiting(size_t n, absl::Duration timeout) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Wakes every waiting caller without completing its key, as a spurious
+  // wake-up would. Waiters must go back to waiting. For tests.
+  void WakeWaitersSpuriously() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  // The state of a key being computed. Shared by the computing caller and its
+  // waiters, so that it outlives its entry in `in_progress_`.
+  struct InProgress {
+    // Signalled when `done` becomes true (and by WakeWaitersSpuriously).
+    absl::CondVar cv;
+    // The fields below are guarded by KeyedCache::mu_.
+    bool done = false;
+    absl::StatusOr<uint64_t> result;
+  };
+
+  // Runs `compute`, turning an exception into an error.
+  static absl::StatusOr<uint64_t> RunCompute(uint64_t key, ComputeFn compute);
+
+  // Guards the key states. Never held while computing.
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, uint64_t> ready_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, std::shared_ptr<InProgress>> in_progress_
+      ABSL_GUARDED_BY(mu_);
+  size_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace pieces
+
+#endif  // PIECES_COMMON_KEYED_CACHE_H_

@@ -1,0 +1,67 @@
+#include "common/server_runner.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace pieces {
+namespace {
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+absl::Status RunServer(const ServerOptions& options,
+                       const std::vector<grpc::Service*>& services) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(absl::StrCat("0.0.0.0:", options.port),
+                           grpc::InsecureServerCredentials(), &selected_port);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || selected_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat(options.name, ": cannot listen on port ", options.port));
+  }
+  absl::FPrintF(stderr, "%s listening on 0.0.0.0:%d\n", options.name,
+                selected_port);
+
+  sigset_t set = TerminationSignals();
+  int signal_number = 0;
+  sigwait(&set, &signal_number);
+  absl::FPrintF(stderr, "%s: got %s, draining for up to %s\n", options.name,
+                signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
+                absl::FormatDuration(options.grace_period));
+
+  if (options.on_stop) options.on_stop();
+  server->GetHealthCheckService()->SetServingStatus(false);
+  // Refuses new calls at once; cancels the calls still running at the deadline.
+  server->Shutdown(std::chrono::system_clock::now() +
+                   absl::ToChronoNanoseconds(options.grace_period));
+  server->Wait();
+  absl::FPrintF(stderr, "%s: stopped\n", options.name);
+  return absl::OkStatus();
+}
+
+}  // namespace pieces

@@ -1,0 +1,51 @@
+// Runs a gRPC server the way both services need: listening on every
+// interface, with the standard health service and reflection, until SIGTERM or
+// SIGINT, then draining.
+//
+// int main(int argc, char** argv) {
+//   pieces::BlockTerminationSignals();  // First, before any thread starts.
+//   MyServiceImpl service;
+//   return pieces::RunServer({"my_service", port, grace}, {&service}).ok() ? 0 : 1;
+// }
+#ifndef PIECES_COMMON_SERVER_RUNNER_H_
+#define PIECES_COMMON_SERVER_RUNNER_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
+namespace pieces {
+
+// Blocks SIGTERM and SIGINT in the calling thread and in every thread it
+// starts afterwards, so that RunServer() can wait for them synchronously.
+// Call it at the start of main(), before any thread exists.
+void BlockTerminationSignals();
+
+struct ServerOptions {
+  // The program's name, for log lines.
+  std::string name;
+  // The TCP port to listen on, on all interfaces; 0 picks a free port.
+  int port = 0;
+  // How long sessions in progress may take to finish after a stop signal.
+  // Calls still running after it are cancelled.
+  absl::Duration grace_period = absl::Seconds(10);
+  // Called once when a stop signal arrives, before the server stops taking
+  // new calls. May be empty.
+  std::function<void()> on_stop;
+};
+
+// Serves `services` until SIGTERM or SIGINT (see BlockTerminationSignals).
+// Prints "<name> listening on 0.0.0.0:<port>" to stderr once it serves; tests
+// read the port from that line. On a signal, marks itself NOT_SERVING for
+// health checks, refuses new calls, waits up to the grace period for calls in
+// progress and returns OK. Returns an error if it cannot listen.
+absl::Status RunServer(const ServerOptions& options,
+                       const std::vector<grpc::Service*>& services);
+
+}  // namespace pieces
+
+#endif  // PIECES_COMMON_SERVER_RUNNER_H_

@@ -1,0 +1,65 @@
+// The client side of one WorkService.Process session, as main_service runs
+// it: sends Work{id = i, key = keys[i]} for every key, then Exit (with the
+// half-close), and passes every ResultMsg the work service sends to a
+// Listener.
+//
+// Threads: the reactions run on gRPC's threads. Listener::OnMessage is called
+// for one message at a time, in arrival order; Listener::OnSessionDone once,
+// after every OnMessage. The session deletes itself before calling
+// OnSessionDone, so the listener may free everything from there.
+#ifndef PIECES_MAIN_SERVICE_WORK_SESSION_H_
+#define PIECES_MAIN_SERVICE_WORK_SESSION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "pieces/v1/work_service.grpc.pb.h"
+
+namespace pieces {
+
+class WorkSession final
+    : public grpc::ClientBidiReactor<v1::WorkMsg, v1::ResultMsg> {
+ public:
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    // A message from the work service: a Result or the Exited.
+    virtual void OnMessage(const v1::ResultMsg& message) = 0;
+    // The session is over, with the status of the Process call.
+    virtual void OnSessionDone(const grpc::Status& status) = 0;
+  };
+
+  // Starts a session on `stub` and returns; the session frees itself.
+  // `context` (which sets the deadline and can cancel) and `listener` must
+  // stay alive until OnSessionDone.
+  static void Start(v1::WorkService::Stub* stub, grpc::ClientContext* context,
+                    std::vector<uint64_t> keys, Listener* listener);
+
+  void OnWriteDone(bool ok) override;
+  void OnReadDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  WorkSession(std::vector<uint64_t> keys, Listener* listener);
+  ~WorkSession() override = default;
+
+  // Writes the next Work, or the Exit after the last one. Only the write path
+  // (Start, then OnWriteDone) calls it: one write in flight.
+  void WriteNext();
+
+  // Constant after construction.
+  const std::vector<uint64_t> keys_;
+  Listener* const listener_;
+
+  // Used only by the write path.
+  size_t next_ = 0;  // The index of the next key to send.
+  v1::WorkMsg out_;
+  // Used only by the read path.
+  v1::ResultMsg in_;
+};
+
+}  // namespace pieces
+
+#endif  // PIECES_MAIN_SERVICE_WORK_SESSION_H_

@@ -1,0 +1,61 @@
+// work_service: serves pieces.v1.WorkService. See README.md.
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/server_runner.h"
+#include "work_service/work_function.h"
+#include "work_service/work_service.h"
+
+ABSL_FLAG(int32_t, port, 50052, "TCP port to listen on, on all interfaces; 0 picks a free one");
+ABSL_FLAG(uint32_t, threads, 0, "Threads of the work pool; 0 means one per core");
+ABSL_FLAG(std::string, work, "echo",
+          "The work run for each key: echo, sleep:DURATION, cpu:N or fail_odd:DURATION");
+ABSL_FLAG(uint64_t, max_in_flight, 1024,
+          "Per-session cap on units received and not yet answered; the session "
+          "stops reading from the client while it is reached");
+ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
+          "After SIGTERM/SIGINT, how long sessions in progress may take to finish");
+
+int main(int argc, char** argv) {
+  pieces::BlockTerminationSignals();
+  absl::SetProgramUsageMessage(
+      "Runs keyed work on a thread pool with a shared cache.\n"
+      "Usage: work_service [--port=50052] [--threads=N] [--work=echo]");
+  absl::ParseCommandLine(argc, argv);
+
+  absl::StatusOr<std::unique_ptr<pieces::WorkFunction>> work =
+      pieces::MakeWorkFunction(absl::GetFlag(FLAGS_work));
+  if (!work.ok()) {
+    absl::FPrintF(stderr, "work_service: %s\n", work.status().message());
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_max_in_flight) == 0) {
+    absl::FPrintF(stderr, "work_service: --max_in_flight must be at least 1\n");
+    return 2;
+  }
+  pieces::WorkServiceImpl::Options options;
+  options.threads = absl::GetFlag(FLAGS_threads);
+  if (options.threads == 0) options.threads = std::thread::hardware_concurrency();
+  options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
+  absl::FPrintF(stderr, "work_service: work=%s threads=%d max_in_flight=%d\n",
+                (*work)->Describe(), options.threads, options.max_in_flight);
+
+  pieces::WorkServiceImpl service(*std::move(work), options);
+  pieces::ServerOptions server;
+  server.name = "work_service";
+  server.port = absl::GetFlag(FLAGS_port);
+  server.grace_period = absl::GetFlag(FLAGS_grace_period);
+  absl::Status status = pieces::RunServer(server, {&service});
+  if (!status.ok()) {
+    absl::FPrintF(stderr, "work_service: %s\n", status.message());
+    return 1;
+  }
+  return 0;
+}

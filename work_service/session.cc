@@ -1,0 +1,257 @@
+#include "work_service/session.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace pieces {
+
+Session::Session(const SessionEnv& env) : env_(env) {
+  env_.stats->sessions_active.fetch_add(1, std::memory_order_relaxed);
+  env_.stats->sessions_total.fetch_add(1, std::memory_order_relaxed);
+  Ops ops;
+  {
+    absl::MutexLock lock(&mu_);
+    Plan(ops);  // The first read.
+  }
+  Execute(std::move(ops));
+}
+
+void Session::OnReadDone(bool ok) {
+  Ops ops;
+  {
+    absl::MutexLock lock(&mu_);
+    reading_ = false;
+    if (!ok) {
+      // The client half-closed (which means Exit) or the call is over.
+      read_closed_ = true;
+      exit_received_ = true;
+    } else if (!finish_status_.has_value()) {
+      HandleMessage(ops);
+    }
+    Plan(ops);
+  }
+  Execute(std::move(ops));
+}
+
+void Session::HandleMessage(Ops& ops) {
+  switch (in_.msg_case()) {
+    case v1::WorkMsg::kWork: {
+      const v1::Work& work = in_.work();
+      if (exit_received_) {
+        FinishWith(grpc::Status(
+            grpc::StatusCode::FAILED_PRECONDITION,
+            absl::StrCat("Work id=", work.id(),
+                         " arrived after Exit; a session takes no work after "
+                         "its Exit")));
+        return;
+      }
+      if (!ids_.insert(work.id()).second) {
+        FinishWith(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("Work id=", work.id(),
+                         " was already used in this session; ids must be "
+                         "unique within a session")));
+        return;
+      }
+      ++unanswered_;
+      ++tasks_;
+      env_.stats->work_received.fetch_add(1, std::memory_order_relaxed);
+      env_.stats->in_flight.fetch_add(1, std::memory_order_relaxed);
+      ops.units.push_back(work);
+      return;
+    }
+    case v1::WorkMsg::kExit:
+      if (exit_received_) {
+        FinishWith(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                "a second Exit in one session"));
+        return;
+      }
+      exit_received_ = true;
+      return;
+    case v1::WorkMsg::MSG_NOT_SET:
+      FinishWith(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "a WorkMsg must set exactly one of 'work' or 'exit'; this one set "
+          "neither (or only a field this service does not know)"));
+      return;
+  }
+}
+
+void Session::OnWriteDone(bool ok) {
+  Ops ops;
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (out_.has_result()) {
+      --unanswered_;
+      env_.stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
+      if (ok) ++completed_;
+    }
+    if (!ok) {
+      FinishWith(grpc::Status(grpc::StatusCode::CANCELLED,
+                              "the client went away before its results were "
+                              "written"));
+    } else if (out_.has_exited()) {
+      FinishWith(grpc::Status::OK);
+    }
+    Plan(ops);
+  }
+  Execute(std::move(ops));
+}
+
+void Session::OnCancel() {
+  Ops ops;
+  {
+    absl::MutexLock lock(&mu_);
+    FinishWith(grpc::Status(grpc::StatusCode::CANCELLED,
+                            "the client cancelled the session"));
+    Plan(ops);
+  }
+  Execute(std::move(ops));
+}
+
+void Session::OnDone() {
+  env_.stats->sessions_active.fetch_sub(1, std::memory_order_relaxed);
+  bool last;
+  {
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+    last = tasks_ == 0;
+  }
+  if (last) delete this;
+}
+
+void Session::FinishWith(grpc::Status status) {
+  if (finish_status_.has_value()) return;
+  finish_status_ = std::move(status);
+  read_closed_ = true;
+  for (const v1::ResultMsg& msg : queue_) {
+    if (!msg.has_result()) continue;
+    --unanswered_;
+    env_.stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  }
+  queue_.clear();
+}
+
+void Session::Plan(Ops& ops) {
+  if (finish_status_.has_value()) {
+    // Finish only once no write is in flight and no operation is about to
+    // start: gRPC takes no StartWrite or StartRead after Finish.
+    if (!writing_ && starting_ == 0 && !finish_started_) {
+      finish_started_ = true;
+      ops.finish = *finish_status_;
+    }
+    return;
+  }
+  if (exit_received_ && unanswered_ == 0 && !exited_queued_) {
+    // Every unit has been answered and written: Exited goes last.
+    exited_queued_ = true;
+    queue_.emplace_back().mutable_exited()->set_completed(completed_);
+  }
+  if (!writing_ && !queue_.empty()) {
+    out_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    ops.write = true;
+    ++starting_;
+  }
+  // Keep reading after Exit too, so that a late Work is noticed; stop while
+  // too many units are unanswered (backpressure).
+  if (!reading_ && !read_closed_ && unanswered_ < env_.max_in_flight) {
+    reading_ = true;
+    ops.read = true;
+    ++starting_;
+  }
+}
+
+void Session::Execute(Ops ops) {
+  while (true) {
+    for (v1::Work& work : ops.units) {
+      env_.pool->Submit([this, work = std::move(work)] { RunUnit(work); });
+    }
+    int started = 0;
+    if (ops.write) {
+      StartWrite(&out_);
+      ++started;
+    }
+    if (ops.read) {
+      StartRead(&in_);
+      ++started;
+    }
+    // Finish is planned alone; after it `this` may be gone.
+    if (ops.finish.has_value()) Finish(*ops.finish);
+    if (started == 0) return;
+    ops = Ops();
+    absl::MutexLock lock(&mu_);
+    starting_ -= started;
+    Plan(ops);
+  }
+}
+
+void Session::RunUnit(const v1::Work& work) {
+  bool skip;
+  {
+    absl::MutexLock lock(&mu_);
+    skip = finish_status_.has_value();
+  }
+  if (skip) {
+    // The session ended before this unit started: nobody wants its result.
+    env_.stats->cancelled.fetch_add(1, std::memory_order_relaxed);
+    Deliver(std::nullopt);
+    return;
+  }
+
+  KeyedCache::Outcome outcome = env_.cache->GetOrCompute(
+      work.key(), [this](uint64_t key) { return env_.work->Compute(key); });
+
+  v1::Result result;
+  result.set_id(work.id());
+  result.set_key(work.key());
+  result.set_waited(outcome.waited);
+  WorkStats& stats = *env_.stats;
+  if (outcome.waited) stats.waited.fetch_add(1, std::memory_order_relaxed);
+  if (outcome.value.ok()) {
+    result.set_value(*outcome.value);
+    if (outcome.computed) {
+      result.set_performed(v1::PERFORMED_NEW);
+      stats.computed.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      result.set_performed(v1::PERFORMED_FROM_CACHE);
+      stats.from_cache.fetch_add(1, std::memory_order_relaxed);
+    }
+  } else {
+    result.mutable_error()->set_code(
+        static_cast<int32_t>(outcome.value.status().code()));
+    result.mutable_error()->set_message(
+        std::string(outcome.value.status().message()));
+    stats.failed.fetch_add(1, std::memory_order_relaxed);
+  }
+  Deliver(std::move(result));
+}
+
+void Session::Deliver(std::optional<v1::Result> result) {
+  Ops ops;
+  bool last = false;
+  {
+    absl::MutexLock lock(&mu_);
+    --tasks_;
+    if (!result.has_value() || finish_status_.has_value()) {
+      // Skipped, or its session ended first: it will never be written.
+      --unanswered_;
+      env_.stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      *queue_.emplace_back().mutable_result() = std::move(*result);
+    }
+    // Once gRPC is done with the session, the last task frees it.
+    last = done_ && tasks_ == 0;
+    if (!last) Plan(ops);
+  }
+  if (last) {
+    delete this;
+    return;
+  }
+  Execute(std::move(ops));
+}
+
+}  // namespace pieces

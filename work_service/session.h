@@ -1,0 +1,113 @@
+// One WorkService.Process stream: a session of units of work.
+//
+// The session reads WorkMsg from the client, one read in flight. Each Work is
+// handed to the thread pool, where the unit looks its key up in the shared
+// KeyedCache (computing it, or waiting for whoever is). The pool thread hands
+// the Result back to the session's write queue; one write is in flight at a
+// time. After Exit (or the client half-closing) and once every unit's Result
+// has been written, the session writes one Exited and finishes with OK.
+//
+// Threads: OnReadDone/OnWriteDone/OnCancel/OnDone run on gRPC's threads and
+// never block. RunUnit runs on the pool. All state is guarded by mu_, and no
+// gRPC operation (StartRead, StartWrite, Finish) is started with mu_ held,
+// because gRPC may run a reaction inline from inside that call.
+//
+// Lifetime: the session is created by WorkServiceImpl::Process and deletes
+// itself once gRPC is done with it (OnDone) and no pool task refers to it.
+#ifndef PIECES_WORK_SERVICE_SESSION_H_
+#define PIECES_WORK_SERVICE_SESSION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "common/keyed_cache.h"
+#include "common/thread_pool.h"
+#include "grpcpp/grpcpp.h"
+#include "pieces/v1/work.pb.h"
+#include "work_service/work_function.h"
+#include "work_service/work_stats.h"
+
+namespace pieces {
+
+// What every session of one work service shares. Outlives the sessions.
+struct SessionEnv {
+  ThreadPool* pool;
+  KeyedCache* cache;
+  const WorkFunction* work;
+  WorkStats* stats;
+  // Units of one session received and not yet answered, at most. When
+  // reached, the session stops reading until results drain, so that HTTP/2
+  // flow control pushes back on the client.
+  size_t max_in_flight;
+};
+
+class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg> {
+ public:
+  explicit Session(const SessionEnv& env);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // gRPC operations decided under mu_, started after releasing it.
+  struct Ops {
+    bool read = false;
+    bool write = false;
+    std::optional<grpc::Status> finish;
+    std::vector<v1::Work> units;  // To hand to the pool.
+  };
+
+  ~Session() override = default;
+
+  // Handles one message from the client.
+  void HandleMessage(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the session with `status` (the first call wins): results not yet
+  // written are dropped, units not yet started are skipped.
+  void FinishWith(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Decides which gRPC operations can start now.
+  void Plan(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the operations in `ops`, then plans again until nothing is left.
+  void Execute(Ops ops) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Runs one unit on a pool thread and hands its Result to the write queue.
+  void RunUnit(const v1::Work& work) ABSL_LOCKS_EXCLUDED(mu_);
+  // Called on the pool once a unit is over; `result` is empty for a unit that
+  // was skipped. Deletes the session if it was the last reference.
+  void Deliver(std::optional<v1::Result> result) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Constant after construction.
+  const SessionEnv env_;
+
+  absl::Mutex mu_;
+  // The message being read; touched only by the one read in flight and by
+  // OnReadDone.
+  v1::WorkMsg in_;
+  // The message being written; touched only while `writing_`.
+  v1::ResultMsg out_;
+  absl::flat_hash_set<uint64_t> ids_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::ResultMsg> queue_ ABSL_GUARDED_BY(mu_);  // Results to write.
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
+  bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;      // A write is in flight.
+  int starting_ ABSL_GUARDED_BY(mu_) = 0;  // Ops decided but not yet started.
+  bool exit_received_ ABSL_GUARDED_BY(mu_) = false;
+  bool exited_queued_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+  bool finish_started_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has run.
+  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;  // Received, not yet answered.
+  size_t tasks_ ABSL_GUARDED_BY(mu_) = 0;       // Pool tasks holding `this`.
+  uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;  // Results written.
+};
+
+}  // namespace pieces
+
+#endif  // PIECES_WORK_SERVICE_SESSION_H_

@@ -1,0 +1,53 @@
+// The WorkService implementation: sessions (see session.h) over a thread pool
+// and a keyed cache shared by every session of the process.
+//
+// Thread safety: gRPC calls Process and GetStats on its own threads; the
+// object must outlive the server that serves it. The destructor waits for
+// every queued unit to run, so destroy it after the server has shut down.
+#ifndef PIECES_WORK_SERVICE_WORK_SERVICE_H_
+#define PIECES_WORK_SERVICE_WORK_SERVICE_H_
+
+#include <cstddef>
+#include <memory>
+
+#include "common/keyed_cache.h"
+#include "common/thread_pool.h"
+#include "pieces/v1/work_service.grpc.pb.h"
+#include "work_service/session.h"
+#include "work_service/work_function.h"
+#include "work_service/work_stats.h"
+
+namespace pieces {
+
+class WorkServiceImpl final : public v1::WorkService::CallbackService {
+ public:
+  struct Options {
+    // Threads of the work pool.
+    size_t threads = 1;
+    // Per-session cap on units received and not yet answered.
+    size_t max_in_flight = 1024;
+  };
+
+  WorkServiceImpl(std::unique_ptr<WorkFunction> work, const Options& options);
+  ~WorkServiceImpl() override = default;
+
+  grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* Process(
+      grpc::CallbackServerContext* context) override;
+
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
+                                     const v1::GetStatsRequest* request,
+                                     v1::Stats* reply) override;
+
+ private:
+  // Constant after construction. Declared before the pool: the pool's
+  // destructor runs the last units, which use them.
+  const std::unique_ptr<WorkFunction> work_;
+  WorkStats stats_;
+  KeyedCache cache_;
+  ThreadPool pool_;
+  const SessionEnv env_;
+};
+
+}  // namespace pieces
+
+#endif  // PIECES_WORK_SERVICE_WORK_SERVICE_H_
