@@ -1,0 +1,255 @@
+// main_service against the real binaries: a work_service and a main_service,
+// each started on a free port.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "pieces/v1/main_service.grpc.pb.h"
+#include "tests/testing/test_process.h"
+#include "tests/testing/work_client.h"
+#include "work_service/work_function.h"
+
+namespace pieces {
+namespace {
+
+using ::pieces::testing::AwaitStats;
+using ::pieces::testing::NewWorkStub;
+using ::pieces::testing::ServiceProcess;
+using ::pieces::testing::StartMainService;
+using ::pieces::testing::StartWorkService;
+using ::testing::HasSubstr;
+
+ServiceProcess StartOrDie(absl::StatusOr<ServiceProcess> service) {
+  EXPECT_TRUE(service.ok()) << service.status();
+  return service.ok() ? *std::move(service) : ServiceProcess();
+}
+
+std::unique_ptr<v1::MainService::Stub> NewMainStub(const std::string& address) {
+  return v1::MainService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+v1::RunRequest Keys(const std::vector<uint64_t>& keys) {
+  v1::RunRequest request;
+  for (uint64_t key : keys) request.add_keys(key);
+  return request;
+}
+
+grpc::Status CallRun(v1::MainService::Stub& stub, const v1::RunRequest& request,
+                 v1::RunReply* reply,
+                 absl::Duration timeout = absl::Seconds(30)) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoNanoseconds(timeout));
+  return stub.Run(&context, request, reply);
+}
+
+// A work_service and a main_service in front of it.
+struct Pair {
+  ServiceProcess work;
+  ServiceProcess main;
+  std::unique_ptr<v1::MainService::Stub> stub;
+};
+
+Pair StartPair(std::vector<std::string> work_flags,
+               std::vector<std::string> main_flags = {}) {
+  Pair pair;
+  pair.work = StartOrDie(StartWorkService(std::move(work_flags)));
+  main_flags.push_back("--work_address=" + pair.work.address);
+  pair.main = StartOrDie(StartMainService(std::move(main_flags)));
+  pair.stub = NewMainStub(pair.main.address);
+  return pair;
+}
+
+TEST(MainServiceTest, RunAnswersInRequestOrderWithRepeatsFromCache) {
+  Pair pair = StartPair({"--work=sleep:20ms", "--threads=4"});
+  const std::vector<uint64_t> keys = {5, 3, 5, 9, 3, 1};
+  v1::RunReply reply;
+  grpc::Status status = CallRun(*pair.stub, Keys(keys), &reply);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(reply.results_size(), 6);
+  EXPECT_EQ(reply.completed(), 6u);
+  int computed = 0;
+  for (int i = 0; i < reply.results_size(); ++i) {
+    const v1::Result& result = reply.results(i);
+    EXPECT_EQ(result.id(), static_cast<uint64_t>(i));
+    EXPECT_EQ(result.key(), keys[i]);
+    EXPECT_EQ(result.value(), keys[i]);
+    computed += result.performed() == v1::PERFORMED_NEW ? 1 : 0;
+  }
+  EXPECT_EQ(computed, 4);  // 5, 3, 9 and 1 once each.
+  EXPECT_EQ(reply.results(2).performed(), v1::PERFORMED_FROM_CACHE);
+  EXPECT_EQ(reply.results(4).performed(), v1::PERFORMED_FROM_CACHE);
+}
+
+TEST(MainServiceTest, RunKeepsRequestOrderForManyKeys) {
+  Pair pair = StartPair({"--work=cpu:2000", "--threads=2"});
+  std::mt19937_64 random(42);
+  std::vector<uint64_t> keys(3000);
+  for (uint64_t& key : keys) key = random() % 500;
+  v1::RunReply reply;
+  grpc::Status status = CallRun(*pair.stub, Keys(keys), &reply);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(reply.results_size(), 3000);
+  for (int i = 0; i < reply.results_size(); ++i) {
+    ASSERT_EQ(reply.results(i).id(), static_cast<uint64_t>(i));
+    ASSERT_EQ(reply.results(i).key(), keys[i]);
+    ASSERT_EQ(reply.results(i).value(), MixRounds(keys[i], 2000));
+  }
+}
+
+TEST(MainServiceTest, RunStreamForwardsEveryResultThenExitedLast) {
+  Pair pair = StartPair({"--work=sleep:20ms", "--threads=4"});
+  grpc::ClientContext context;
+  auto reader = pair.stub->RunStream(&context, Keys({8, 8, 6, 7}));
+  std::vector<v1::ResultMsg> messages;
+  v1::ResultMsg message;
+  while (reader->Read(&message)) messages.push_back(message);
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(messages.size(), 5u);
+  std::vector<bool> seen(4, false);
+  for (size_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(messages[i].has_result());
+    ASSERT_LT(messages[i].result().id(), 4u);
+    EXPECT_FALSE(seen[messages[i].result().id()]);
+    seen[messages[i].result().id()] = true;
+  }
+  ASSERT_TRUE(messages.back().has_exited());
+  EXPECT_EQ(messages.back().exited().completed(), 4u);
+}
+
+TEST(MainServiceTest, UnitErrorsComeBackInTheirResults) {
+  Pair pair = StartPair({"--work=fail_odd:0s", "--threads=2"});
+  v1::RunReply reply;
+  grpc::Status status = CallRun(*pair.stub, Keys({2, 3}), &reply);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(reply.results_size(), 2);
+  EXPECT_FALSE(reply.results(0).has_error());
+  ASSERT_TRUE(reply.results(1).has_error());
+  EXPECT_EQ(reply.results(1).error().code(),
+            static_cast<int>(grpc::StatusCode::INTERNAL));
+}
+
+TEST(MainServiceTest, BadRequestsAreInvalidArgument) {
+  Pair pair = StartPair({}, {"--max_keys=10"});
+  v1::RunReply reply;
+  grpc::Status empty = CallRun(*pair.stub, v1::RunRequest(), &reply);
+  EXPECT_EQ(empty.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(empty.error_message(), HasSubstr("empty"));
+
+  std::vector<uint64_t> eleven(11, 1);
+  grpc::Status too_many = CallRun(*pair.stub, Keys(eleven), &reply);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(too_many.error_message(), HasSubstr("at most 10"));
+
+  grpc::ClientContext context;
+  auto reader = pair.stub->RunStream(&context, v1::RunRequest());
+  v1::ResultMsg message;
+  EXPECT_FALSE(reader->Read(&message));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Exactly --max_keys is fine.
+  std::vector<uint64_t> ten(10, 1);
+  EXPECT_TRUE(CallRun(*pair.stub, Keys(ten), &reply).ok());
+}
+
+TEST(MainServiceTest, UnreachableWorkServiceIsUnavailableThenRecovers) {
+  // A port that nothing listens on once this work_service is gone.
+  ServiceProcess work = StartOrDie(StartWorkService({}));
+  const int port = work.port;
+  work.process.reset();  // SIGKILL.
+
+  ServiceProcess main = StartOrDie(
+      StartMainService({"--work_address=localhost:" + std::to_string(port)}));
+  auto stub = NewMainStub(main.address);
+  v1::RunReply reply;
+  const absl::Time start = absl::Now();
+  grpc::Status status = CallRun(*stub, Keys({1}), &reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("work_service at localhost:" + std::to_string(port)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+
+  // work_service comes back on the same port; main is not restarted.
+  ServiceProcess back = StartOrDie(
+      StartWorkService({"--port=" + std::to_string(port)}));
+  grpc::Status recovered;
+  for (absl::Time end = absl::Now() + absl::Seconds(15); absl::Now() < end;) {
+    recovered = CallRun(*stub, Keys({1, 2}), &reply);
+    if (recovered.ok()) break;
+    EXPECT_EQ(recovered.error_code(), grpc::StatusCode::UNAVAILABLE);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(recovered.ok()) << recovered.error_message();
+  EXPECT_EQ(reply.results_size(), 2);
+}
+
+TEST(MainServiceTest, DeadlineIsHonouredAndPropagated) {
+  Pair pair = StartPair({"--work=sleep:3s", "--threads=2"});
+  v1::RunReply reply;
+  const absl::Time start = absl::Now();
+  grpc::Status status =
+      CallRun(*pair.stub, Keys({1, 2}), &reply, absl::Milliseconds(300));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  // The work session ended with it, long before its work could finish.
+  auto work = NewWorkStub(pair.work.address);
+  absl::StatusOr<v1::Stats> stats = AwaitStats(
+      *work,
+      [](const v1::Stats& s) {
+        return s.sessions_total() == 1 && s.sessions_active() == 0;
+      },
+      absl::Seconds(2));
+  EXPECT_TRUE(stats.ok()) << stats.status();
+}
+
+TEST(MainServiceTest, ClientCancellationReachesTheWorkSession) {
+  Pair pair = StartPair({"--work=sleep:3s", "--threads=2"});
+  grpc::ClientContext context;
+  auto reader = pair.stub->RunStream(&context, Keys({1, 2, 3}));
+  auto work = NewWorkStub(pair.work.address);
+  ASSERT_TRUE(AwaitStats(*work, [](const v1::Stats& s) {
+                return s.work_received() == 3;
+              }).ok());
+  context.TryCancel();
+  v1::ResultMsg message;
+  while (reader->Read(&message)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  absl::StatusOr<v1::Stats> stats = AwaitStats(
+      *work, [](const v1::Stats& s) { return s.sessions_active() == 0; },
+      absl::Seconds(2));
+  EXPECT_TRUE(stats.ok()) << stats.status();
+}
+
+TEST(MainServiceTest, SigtermLetsRunsInProgressFinishThenExitsZero) {
+  Pair pair = StartPair({"--work=sleep:1s", "--threads=2"}, {"--grace_period=20s"});
+  v1::RunReply reply;
+  grpc::Status status;
+  std::thread caller([&] { status = CallRun(*pair.stub, Keys({4, 5}), &reply); });
+  auto work = NewWorkStub(pair.work.address);
+  ASSERT_TRUE(AwaitStats(*work, [](const v1::Stats& s) {
+                return s.work_received() == 2;
+              }).ok());
+  pair.main.process->Signal(SIGTERM);
+  caller.join();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(reply.results_size(), 2);
+  absl::StatusOr<int> exit_code = pair.main.process->AwaitExit(absl::Seconds(20));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
+}
+
+}  // namespace
+}  // namespace pieces

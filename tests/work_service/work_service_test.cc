@@ -1,0 +1,319 @@
+// The seed's guarantees and the session's error cases, shown against the real
+// work_service binary started on a free port.
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_process.h"
+#include "tests/testing/work_client.h"
+
+namespace pieces {
+namespace {
+
+using ::pieces::testing::AwaitStats;
+using ::pieces::testing::ExitMessage;
+using ::pieces::testing::GetStats;
+using ::pieces::testing::NewWorkStub;
+using ::pieces::testing::RunKeys;
+using ::pieces::testing::RunSession;
+using ::pieces::testing::ServiceProcess;
+using ::pieces::testing::SessionOutcome;
+using ::pieces::testing::StartWorkService;
+using ::pieces::testing::WorkMessage;
+using ::testing::HasSubstr;
+
+// Starts work_service with `flags`; fails the test if it cannot.
+ServiceProcess StartOrDie(std::vector<std::string> flags) {
+  absl::StatusOr<ServiceProcess> service = StartWorkService(std::move(flags));
+  EXPECT_TRUE(service.ok()) << service.status();
+  return service.ok() ? *std::move(service) : ServiceProcess();
+}
+
+// Checks the session shape every successful session has: OK, each id in
+// `ids` answered exactly once, then one Exited, last, counting them.
+void ExpectCompleteSession(const SessionOutcome& outcome,
+                           const std::vector<uint64_t>& ids) {
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  ASSERT_EQ(outcome.messages.size(), ids.size() + 1);
+  ASSERT_TRUE(outcome.messages.back().has_exited());
+  EXPECT_EQ(outcome.messages.back().exited().completed(), ids.size());
+  std::vector<uint64_t> answered;
+  for (size_t i = 0; i + 1 < outcome.messages.size(); ++i) {
+    ASSERT_TRUE(outcome.messages[i].has_result()) << "message " << i;
+    answered.push_back(outcome.messages[i].result().id());
+  }
+  std::vector<uint64_t> expected = ids;
+  std::sort(answered.begin(), answered.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(answered, expected);
+}
+
+std::vector<uint64_t> Iota(uint64_t n) {
+  std::vector<uint64_t> ids(n);
+  for (uint64_t i = 0; i < n; ++i) ids[i] = i;
+  return ids;
+}
+
+TEST(WorkServiceTest, RepeatedKeyInOneSessionComputesOnceEveryTime) {
+  ServiceProcess service = StartOrDie({"--work=sleep:20ms", "--threads=4"});
+  auto stub = NewWorkStub(service.address);
+  for (uint64_t key = 1000; key < 1030; ++key) {
+    SessionOutcome outcome = RunKeys(*stub, {key, key, key, key});
+    ExpectCompleteSession(outcome, Iota(4));
+    EXPECT_EQ(outcome.CountPerformed(v1::PERFORMED_NEW), 1) << "key " << key;
+    EXPECT_EQ(outcome.CountPerformed(v1::PERFORMED_FROM_CACHE), 3);
+    for (const v1::Result& result : outcome.results()) {
+      EXPECT_EQ(result.key(), key);
+      EXPECT_EQ(result.value(), key);  // echo semantics after the sleep.
+      EXPECT_FALSE(result.has_error());
+    }
+  }
+  absl::StatusOr<v1::Stats> stats = GetStats(*stub);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->computed(), 30u);
+  EXPECT_EQ(stats->from_cache(), 90u);
+  EXPECT_EQ(stats->cache_entries(), 30u);
+  EXPECT_EQ(stats->threads(), 4u);
+}
+
+TEST(WorkServiceTest, ExitedComesLastAfterEveryResult) {
+  // Exit arrives while all the work is still queued or running.
+  ServiceProcess service = StartOrDie({"--work=sleep:50ms", "--threads=2"});
+  auto stub = NewWorkStub(service.address);
+  std::vector<uint64_t> keys = {11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+  SessionOutcome outcome = RunKeys(*stub, keys);
+  ExpectCompleteSession(outcome, Iota(keys.size()));
+  EXPECT_EQ(outcome.CountPerformed(v1::PERFORMED_NEW), 10);
+}
+
+TEST(WorkServiceTest, HalfCloseMeansExit) {
+  ServiceProcess service = StartOrDie({"--work=sleep:30ms", "--threads=2"});
+  auto stub = NewWorkStub(service.address);
+  SessionOutcome outcome = RunSession(
+      *stub, {WorkMessage(7, 1), WorkMessage(8, 2), WorkMessage(9, 1)},
+      /*half_close=*/true);
+  ExpectCompleteSession(outcome, {7, 8, 9});
+}
+
+TEST(WorkServiceTest, ExitWithNoWorkGetsExitedAtOnce) {
+  ServiceProcess service = StartOrDie({});
+  auto stub = NewWorkStub(service.address);
+  SessionOutcome outcome = RunSession(*stub, {ExitMessage()});
+  ExpectCompleteSession(outcome, {});
+}
+
+TEST(WorkServiceTest, ConcurrentSessionsComputeEachKeyOnce) {
+  ServiceProcess service = StartOrDie({"--work=sleep:5ms", "--threads=4"});
+  constexpr int kSessions = 8;
+  constexpr uint64_t kKeys = 50;
+  std::vector<SessionOutcome> outcomes(kSessions);
+  std::vector<std::thread> clients;
+  for (int s = 0; s < kSessions; ++s) {
+    clients.emplace_back([&, s] {
+      // Each session asks for every key, starting at a different one.
+      std::vector<uint64_t> keys;
+      for (uint64_t i = 0; i < kKeys; ++i) keys.push_back((i + s * 7) % kKeys);
+      auto stub = NewWorkStub(service.address);
+      outcomes[s] = RunKeys(*stub, keys);
+    });
+  }
+  for (std::thread& client : clients) client.join();
+
+  absl::flat_hash_map<uint64_t, int> new_per_key;
+  for (const SessionOutcome& outcome : outcomes) {
+    ExpectCompleteSession(outcome, Iota(kKeys));
+    for (const v1::Result& result : outcome.results()) {
+      if (result.performed() == v1::PERFORMED_NEW) ++new_per_key[result.key()];
+      EXPECT_EQ(result.value(), result.key());
+    }
+  }
+  EXPECT_EQ(new_per_key.size(), kKeys);
+  for (const auto& [key, count] : new_per_key) {
+    EXPECT_EQ(count, 1) << "key " << key << " was computed " << count << " times";
+  }
+  auto stub = NewWorkStub(service.address);
+  absl::StatusOr<v1::Stats> stats = GetStats(*stub);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->computed(), kKeys);
+  EXPECT_EQ(stats->from_cache(), kKeys * (kSessions - 1));
+  EXPECT_EQ(stats->work_received(), kKeys * kSessions);
+  EXPECT_EQ(stats->in_flight(), 0u);
+}
+
+TEST(WorkServiceTest, FailureReachesWaitersAndIsNotCached) {
+  // Odd keys fail after 300 ms; the three units for key 1 run at once.
+  ServiceProcess service = StartOrDie({"--work=fail_odd:300ms", "--threads=4"});
+  auto stub = NewWorkStub(service.address);
+  SessionOutcome outcome = RunKeys(*stub, {1, 1, 1, 2});
+  ExpectCompleteSession(outcome, Iota(4));
+  int waited = 0;
+  std::string message;
+  for (const v1::Result& result : outcome.results()) {
+    if (result.key() == 2) {
+      EXPECT_FALSE(result.has_error());
+      EXPECT_EQ(result.performed(), v1::PERFORMED_NEW);
+      continue;
+    }
+    ASSERT_TRUE(result.has_error()) << result.ShortDebugString();
+    EXPECT_EQ(result.error().code(), static_cast<int>(grpc::StatusCode::INTERNAL));
+    EXPECT_THAT(result.error().message(), HasSubstr("key 1"));
+    EXPECT_EQ(result.performed(), v1::PERFORMED_UNSPECIFIED);
+    if (message.empty()) message = result.error().message();
+    EXPECT_EQ(result.error().message(), message);  // The same error for all.
+    waited += result.waited() ? 1 : 0;
+  }
+  EXPECT_EQ(waited, 2);  // One computed and failed; two waited for it.
+
+  // Not cached: the next request computes again (it does not wait) and fails.
+  SessionOutcome retry = RunKeys(*stub, {1});
+  ExpectCompleteSession(retry, {0});
+  ASSERT_TRUE(retry.results()[0].has_error());
+  EXPECT_FALSE(retry.results()[0].waited());
+
+  absl::StatusOr<v1::Stats> stats = GetStats(*stub);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->failed(), 4u);
+  EXPECT_EQ(stats->computed(), 1u);
+  EXPECT_EQ(stats->cache_entries(), 1u);
+  EXPECT_EQ(stats->in_flight(), 0u);
+}
+
+struct BadSession {
+  std::string name;
+  std::vector<v1::WorkMsg> messages;
+  grpc::StatusCode code;
+  std::string message_part;
+};
+
+TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
+  // Each case uses fresh keys whose work is still running when the bad
+  // message arrives: a session is open (and so reading) until its Exited.
+  ServiceProcess service = StartOrDie({"--work=sleep:300ms", "--threads=2"});
+  const std::vector<BadSession> cases = {
+      {"duplicate id",
+       {WorkMessage(1, 10), WorkMessage(1, 11), ExitMessage()},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "id=1 was already used"},
+      {"work after exit",
+       {WorkMessage(1, 20), ExitMessage(), WorkMessage(2, 21)},
+       grpc::StatusCode::FAILED_PRECONDITION,
+       "after Exit"},
+      {"empty message", {v1::WorkMsg()}, grpc::StatusCode::INVALID_ARGUMENT,
+       "neither"},
+      {"exit twice",
+       {WorkMessage(1, 40), ExitMessage(), ExitMessage()},
+       grpc::StatusCode::FAILED_PRECONDITION,
+       "second Exit"},
+  };
+  for (const BadSession& bad : cases) {
+    SCOPED_TRACE(bad.name);
+    auto stub = NewWorkStub(service.address);
+    // The session stays open (no half-close): the service must notice by
+    // itself and end it.
+    SessionOutcome outcome = RunSession(*stub, bad.messages);
+    EXPECT_EQ(outcome.status.error_code(), bad.code)
+        << outcome.status.error_message();
+    EXPECT_THAT(outcome.status.error_message(), HasSubstr(bad.message_part));
+    // The service still answers a normal session.
+    ExpectCompleteSession(RunKeys(*stub, {5, 6}), Iota(2));
+  }
+  auto stub = NewWorkStub(service.address);
+  absl::StatusOr<v1::Stats> stats = AwaitStats(*stub, [](const v1::Stats& s) {
+    return s.in_flight() == 0 && s.sessions_active() == 0;
+  });
+  EXPECT_TRUE(stats.ok()) << stats.status();
+}
+
+TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache) {
+  ServiceProcess service = StartOrDie({"--work=sleep:1s", "--threads=2"});
+  auto stub = NewWorkStub(service.address);
+
+  // Session A: keys 100 and 101 start at once on the two threads; 102 and
+  // 103 wait in the queue.
+  grpc::ClientContext cancelled_context;
+  auto cancelled = stub->Process(&cancelled_context);
+  for (uint64_t i = 0; i < 4; ++i) ASSERT_TRUE(cancelled->Write(WorkMessage(i, 100 + i)));
+
+  // Session B, queued behind them, must be untouched by A's end.
+  SessionOutcome other;
+  std::thread other_client([&] {
+    auto other_stub = NewWorkStub(service.address);
+    other = RunKeys(*other_stub, {200});
+  });
+  ASSERT_TRUE(AwaitStats(*stub, [](const v1::Stats& s) {
+                return s.work_received() == 5;
+              }).ok());
+  cancelled_context.TryCancel();
+  v1::ResultMsg ignored;
+  while (cancelled->Read(&ignored)) {
+  }
+  EXPECT_EQ(cancelled->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  other_client.join();
+  ExpectCompleteSession(other, {0});
+
+  absl::StatusOr<v1::Stats> stats = AwaitStats(*stub, [](const v1::Stats& s) {
+    return s.in_flight() == 0 && s.sessions_active() == 0;
+  });
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->cancelled(), 2u);  // 102 and 103 never started.
+
+  // The work that had started completed and filled the cache.
+  SessionOutcome after = RunKeys(*stub, {100, 101});
+  ExpectCompleteSession(after, Iota(2));
+  EXPECT_EQ(after.CountPerformed(v1::PERFORMED_FROM_CACHE), 2);
+}
+
+TEST(WorkServiceTest, SigtermDrainsSessionsInProgressThenExitsZero) {
+  ServiceProcess service =
+      StartOrDie({"--work=sleep:500ms", "--threads=2", "--grace_period=20s"});
+  auto stub = NewWorkStub(service.address);
+
+  grpc::ClientContext context;
+  auto session = stub->Process(&context);
+  ASSERT_TRUE(session->Write(WorkMessage(1, 1)));
+  ASSERT_TRUE(session->Write(WorkMessage(2, 2)));
+  ASSERT_TRUE(AwaitStats(*stub, [](const v1::Stats& s) {
+                return s.work_received() == 2;
+              }).ok());
+
+  service.process->Signal(SIGTERM);
+  ASSERT_TRUE(service.process->AwaitOutput("got SIGTERM", absl::Seconds(10)));
+  // New calls are refused once the server stops listening, right after the
+  // log line: ask on new connections until one is refused.
+  bool refused = false;
+  for (absl::Time end = absl::Now() + absl::Seconds(10);
+       !refused && absl::Now() < end;) {
+    absl::StatusOr<v1::Stats> stats = GetStats(*NewWorkStub(service.address));
+    refused = stats.status().code() == absl::StatusCode::kUnavailable;
+    if (!refused) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(refused);
+  grpc::Status fresh = RunKeys(*NewWorkStub(service.address), {3}).status;
+  EXPECT_EQ(fresh.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << fresh.error_message();
+
+  // The session in progress still gets every result and its Exited.
+  ASSERT_TRUE(session->Write(ExitMessage()));
+  SessionOutcome outcome;
+  v1::ResultMsg message;
+  while (session->Read(&message)) outcome.messages.push_back(message);
+  outcome.status = session->Finish();
+  ExpectCompleteSession(outcome, {1, 2});
+
+  absl::StatusOr<int> exit_code = service.process->AwaitExit(absl::Seconds(20));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
+}
+
+}  // namespace
+}  // namespace pieces
