@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace pieces {
 
@@ -21,6 +22,7 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
       // makes a spurious wake-up go back to waiting.
       std::shared_ptr<InProgress> other = it->second;
       ++waiting_;
+      waiting_grew_.SignalAll();
       while (!other->done) other->cv.Wait(&mu_);
       --waiting_;
       return Outcome{other->result, /*computed=*/false, /*waited=*/true};
@@ -74,11 +76,12 @@ size_t KeyedCache::waiting() const {
 }
 
 bool KeyedCache::AwaitWaiting(size_t n, absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
   absl::MutexLock lock(&mu_);
-  auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return waiting_ >= n;
-  };
-  return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  while (waiting_ < n) {
+    if (waiting_grew_.WaitWithDeadline(&mu_, deadline)) return waiting_ >= n;
+  }
+  return true;
 }
 
 void KeyedCache::WakeWaitersSpuriously() {

@@ -97,6 +97,8 @@ class KeyedCache {
   absl::flat_hash_map<uint64_t, std::shared_ptr<InProgress>> in_progress_
       ABSL_GUARDED_BY(mu_);
   size_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  // Signalled when waiting_ grows, for AwaitWaiting.
+  mutable absl::CondVar waiting_grew_;
 };
 
 }  // namespace pieces

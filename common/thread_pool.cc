@@ -17,12 +17,16 @@ ThreadPool::~ThreadPool() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  work_or_stop_.SignalAll();
   for (std::thread& thread : threads_) thread.join();
 }
 
 void ThreadPool::Submit(absl::AnyInvocable<void() &&> task) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(task));
+  {
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(std::move(task));
+  }
+  work_or_stop_.Signal();
 }
 
 size_t ThreadPool::queued() const {
@@ -35,12 +39,8 @@ void ThreadPool::WorkLoop() {
     absl::AnyInvocable<void() &&> task;
     {
       absl::MutexLock lock(&mu_);
-      // Await re-checks the condition on every wake-up, spurious or not.
-      mu_.Await(absl::Condition(
-          +[](ThreadPool* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mu_) {
-            return !pool->queue_.empty() || pool->stopping_;
-          },
-          this));
+      // The loop makes a spurious wake-up go back to waiting.
+      while (queue_.empty() && !stopping_) work_or_stop_.Wait(&mu_);
       // Drain before stopping: every submitted task runs.
       if (queue_.empty()) return;
       task = std::move(queue_.front());

@@ -42,6 +42,8 @@ class ThreadPool {
   void WorkLoop() ABSL_LOCKS_EXCLUDED(mu_);
 
   mutable absl::Mutex mu_;
+  // Signalled when a task is queued or the pool stops.
+  absl::CondVar work_or_stop_;
   std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 

@@ -40,6 +40,24 @@ Fn Real(const char* symbol) {
 #define PIECES_REAL(Fn, symbol) \
   static const auto real = Real<Fn>(symbol)
 
+// abseil evaluates a waiter's Condition on whichever thread holds the lock at
+// the time, inside its own code, where the edges on the mutex's address are
+// not in place. So every acquire and release, and every evaluation, also goes
+// through this one address. That orders all lock operations of the process
+// against each other: it can hide a real race between code under two
+// different mutexes, never report a false one.
+char condition_sync;
+
+void Acquire(const void* mu) {
+  __tsan_acquire(const_cast<void*>(mu));
+  __tsan_acquire(&condition_sync);
+}
+
+void Release(const void* mu) {
+  __tsan_release(const_cast<void*>(mu));
+  __tsan_release(&condition_sync);
+}
+
 }  // namespace
 
 namespace absl {
@@ -49,50 +67,50 @@ ABSL_NAMESPACE_BEGIN
 void Mutex::Lock() {
   PIECES_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex4LockEv");
   real(this);
-  __tsan_acquire(this);
+  Acquire(this);
 }
 void Mutex::ReaderLock() {
   PIECES_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex10ReaderLockEv");
   real(this);
-  __tsan_acquire(this);
+  Acquire(this);
 }
 bool Mutex::TryLock() {
   PIECES_REAL(bool (*)(Mutex*), "_ZN4absl7debian35Mutex7TryLockEv");
   const bool locked = real(this);
-  if (locked) __tsan_acquire(this);
+  if (locked) Acquire(this);
   return locked;
 }
 bool Mutex::ReaderTryLock() {
   PIECES_REAL(bool (*)(Mutex*), "_ZN4absl7debian35Mutex13ReaderTryLockEv");
   const bool locked = real(this);
-  if (locked) __tsan_acquire(this);
+  if (locked) Acquire(this);
   return locked;
 }
 void Mutex::LockWhen(const Condition& cond) {
   PIECES_REAL(void (*)(Mutex*, const Condition&),
               "_ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE");
   real(this, cond);
-  __tsan_acquire(this);
+  Acquire(this);
 }
 void Mutex::ReaderLockWhen(const Condition& cond) {
   PIECES_REAL(void (*)(Mutex*, const Condition&),
               "_ZN4absl7debian35Mutex14ReaderLockWhenERKNS0_9ConditionE");
   real(this, cond);
-  __tsan_acquire(this);
+  Acquire(this);
 }
 // The *WithTimeout/*WithDeadline forms hold the lock on return either way.
 bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
               "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   const bool met = real(this, cond, timeout);
-  __tsan_acquire(this);
+  Acquire(this);
   return met;
 }
 bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Time),
               "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   const bool met = real(this, cond, deadline);
-  __tsan_acquire(this);
+  Acquire(this);
   return met;
 }
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond,
@@ -100,7 +118,7 @@ bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond,
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
               "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   const bool met = real(this, cond, timeout);
-  __tsan_acquire(this);
+  Acquire(this);
   return met;
 }
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond,
@@ -108,19 +126,19 @@ bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond,
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Time),
               "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   const bool met = real(this, cond, deadline);
-  __tsan_acquire(this);
+  Acquire(this);
   return met;
 }
 
 // Letting go: release before.
 void Mutex::Unlock() {
   PIECES_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex6UnlockEv");
-  __tsan_release(this);
+  Release(this);
   real(this);
 }
 void Mutex::ReaderUnlock() {
   PIECES_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex12ReaderUnlockEv");
-  __tsan_release(this);
+  Release(this);
   real(this);
 }
 
@@ -128,47 +146,56 @@ void Mutex::ReaderUnlock() {
 void Mutex::Await(const Condition& cond) {
   PIECES_REAL(void (*)(Mutex*, const Condition&),
               "_ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE");
-  __tsan_release(this);
+  Release(this);
   real(this, cond);
-  __tsan_acquire(this);
+  Acquire(this);
 }
 bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
               "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  __tsan_release(this);
+  Release(this);
   const bool met = real(this, cond, timeout);
-  __tsan_acquire(this);
+  Acquire(this);
   return met;
 }
 bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Time),
               "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  __tsan_release(this);
+  Release(this);
   const bool met = real(this, cond, deadline);
-  __tsan_acquire(this);
+  Acquire(this);
   return met;
 }
 void CondVar::Wait(Mutex* mu) {
   PIECES_REAL(void (*)(CondVar*, Mutex*), "_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE");
-  __tsan_release(mu);
+  Release(mu);
   real(this, mu);
-  __tsan_acquire(mu);
+  Acquire(mu);
 }
 bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration timeout) {
   PIECES_REAL(bool (*)(CondVar*, Mutex*, absl::Duration),
               "_ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
-  __tsan_release(mu);
+  Release(mu);
   const bool timed_out = real(this, mu, timeout);
-  __tsan_acquire(mu);
+  Acquire(mu);
   return timed_out;
 }
 bool CondVar::WaitWithDeadline(Mutex* mu, absl::Time deadline) {
   PIECES_REAL(bool (*)(CondVar*, Mutex*, absl::Time),
               "_ZN4absl7debian37CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE");
-  __tsan_release(mu);
+  Release(mu);
   const bool timed_out = real(this, mu, deadline);
-  __tsan_acquire(mu);
+  Acquire(mu);
   return timed_out;
+}
+
+// Evaluating a Condition, on any thread, is ordered like a lock operation.
+bool Condition::Eval() const {
+  PIECES_REAL(bool (*)(const Condition*), "_ZNK4absl7debian39Condition4EvalEv");
+  __tsan_acquire(&condition_sync);
+  const bool met = real(this);
+  __tsan_release(&condition_sync);
+  return met;
 }
 
 ABSL_NAMESPACE_END

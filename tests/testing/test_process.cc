@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 
 extern char** environ;
 
@@ -97,19 +98,25 @@ void TestProcess::ReadOutput() {
               line.substr(0, newline).c_str());
       line.erase(0, newline + 1);
     }
-    absl::MutexLock lock(&mu_);
-    output_.append(chunk.data(), chunk.size());
+    {
+      absl::MutexLock lock(&mu_);
+      output_.append(chunk.data(), chunk.size());
+    }
+    output_changed_.SignalAll();
   }
-  absl::MutexLock lock(&mu_);
-  output_closed_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    output_closed_ = true;
+  }
+  output_changed_.SignalAll();
 }
 
 bool TestProcess::AwaitOutput(absl::string_view text, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
   absl::MutexLock lock(&mu_);
-  auto seen = [this, text]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return output_closed_ || absl::StrContains(output_, text);
-  };
-  mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
+  while (!output_closed_ && !absl::StrContains(output_, text)) {
+    if (output_changed_.WaitWithDeadline(&mu_, deadline)) break;
+  }
   return absl::StrContains(output_, text);
 }
 
@@ -136,10 +143,11 @@ absl::StatusOr<int> TestProcess::AwaitExit(absl::Duration timeout) {
   if (reaped_) return exit_code_;
   // The program's exit closes its end of the output pipe (children of the
   // services do not exist), which is the signal this waits for.
-  auto closed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return output_closed_;
-  };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&closed), timeout)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!output_closed_) {
+    if (output_changed_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  if (!output_closed_) {
     return absl::DeadlineExceededError(
         absl::StrCat(name_, " still runs after ", absl::FormatDuration(timeout)));
   }

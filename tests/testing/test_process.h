@@ -64,6 +64,8 @@ class TestProcess {
   const std::string name_;
 
   mutable absl::Mutex mu_;
+  // Signalled when output_ grows or output_closed_ becomes true.
+  absl::CondVar output_changed_;
   std::string output_ ABSL_GUARDED_BY(mu_);
   bool output_closed_ ABSL_GUARDED_BY(mu_) = false;
   bool reaped_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# End-to-end test of the docker-compose deployment: builds the image, starts both
+# services, drives them with grpcurl from the host, stops and restarts work_service,
+# and checks that both programs exit 0 on SIGTERM. Always tears the stack down.
+# Prints "N passed, M failed" last; exits non-zero on any failure.
+#
+# Needs: docker, docker-compose (or `docker compose`), grpcurl (scripts/install-tools.sh
+# installs it when missing), jq (installed with apt-get when missing). Uses host ports
+# 50051 and 50052. Env: E2E_PROJECT (compose project name), E2E_HEALTH_TIMEOUT (s),
+# E2E_COMPOSE (the Compose command).
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo_root"
+
+project=${E2E_PROJECT:-pieces-e2e}
+health_timeout=${E2E_HEALTH_TIMEOUT:-60}
+main_addr=localhost:50051
+work_addr=localhost:50052
+
+# E2E_COMPOSE picks the Compose tool, e.g. "docker compose"; else docker-compose (v1), else v2.
+if [[ -n ${E2E_COMPOSE:-} ]]; then
+  read -r -a compose <<<"$E2E_COMPOSE"
+elif command -v docker-compose >/dev/null 2>&1; then
+  compose=(docker-compose)
+else
+  compose=(docker compose)
+fi
+compose+=(-p "$project" -f docker-compose.yml)
+
+log_dir=$(mktemp -d "${TMPDIR:-/tmp}/pieces-e2e.XXXXXX")
+passed=0
+failed=0
+stack_up=false
+
+log() { printf 'e2e: %s\n' "$*"; }
+pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$1"; }
+fail() {
+  failed=$((failed + 1))
+  printf 'FAIL %s\n' "$1"
+  [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/     | /' | head -n 30
+  return 0
+}
+# expect NAME ACTUAL EXPECTED [CONTEXT]: string equality check.
+expect() {
+  if [[ $2 == "$3" ]]; then pass "$1"; else fail "$1" "want: $3"$'\n'"got:  $2${4:+$'\n'$4}"; fi
+}
+
+finish() {
+  local rc=$?
+  set +e
+  if $stack_up; then
+    if ((failed > 0 || rc != 0)); then
+      log "logs of the failed run:"
+      "${compose[@]}" logs --no-color --tail=40 2>&1 | sed 's/^/     | /'
+    fi
+    "${compose[@]}" down -v --remove-orphans >>"$log_dir/compose.log" 2>&1
+  fi
+  # An abort outside a check (build failed, stack never healthy) is a failure too.
+  if ((rc != 0 && failed == 0)); then
+    failed=1
+    printf 'FAIL setup (exit %d; see above and %s)\n' "$rc" "$log_dir"
+  fi
+  ((failed == 0)) && rm -rf "$log_dir"
+  printf '%d passed, %d failed\n' "$passed" "$failed"
+  ((failed == 0)) || exit 1
+  exit 0
+}
+trap finish EXIT
+
+# --- tools -------------------------------------------------------------------
+command -v grpcurl >/dev/null 2>&1 || scripts/install-tools.sh
+if ! command -v jq >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+fi
+
+# grpc ARGS...: grpcurl with a bounded time; stdout+stderr in $out, exit code in $rc.
+grpc() {
+  rc=0
+  out=$(grpcurl -plaintext -max-time 10 "$@" 2>&1) || rc=$?
+}
+# call ADDR METHOD JSON: unary or server-streaming call with request JSON.
+call() { grpc -d "$3" "$1" "$2"; }
+
+# -a: `docker compose` (v2) lists stopped containers only with it.
+cid() { "${compose[@]}" ps -a -q "$1"; }
+health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$(cid "$1")"; }
+
+# wait_healthy SERVICE...: poll Docker's health status, bounded by $health_timeout.
+wait_healthy() {
+  local deadline=$((SECONDS + health_timeout)) s svc
+  for svc in "$@"; do
+    while s=$(health "$svc"); [[ $s != healthy ]]; do
+      if ((SECONDS >= deadline)); then
+        log "$svc not healthy after ${health_timeout}s (status: $s)"
+        return 1
+      fi
+      sleep 0.5
+    done
+  done
+}
+
+now_ms() { date +%s%3N; }
+
+# --- build and start -------------------------------------------------------------
+t0=$SECONDS
+scripts/docker-base-image.sh
+log "building images (log: $log_dir/build.log)"
+"${compose[@]}" build >"$log_dir/build.log" 2>&1 || { tail -n 40 "$log_dir/build.log"; exit 1; }
+log "built in $((SECONDS - t0))s; image size $(docker image inspect -f '{{.Size}}' pieces:latest | numfmt --to=iec)"
+
+# Leftovers of an interrupted earlier run would hold the ports.
+"${compose[@]}" down -v --remove-orphans >>"$log_dir/compose.log" 2>&1 || true
+stack_up=true
+"${compose[@]}" up -d >>"$log_dir/compose.log" 2>&1 || { cat "$log_dir/compose.log"; exit 1; }
+t1=$SECONDS
+if wait_healthy work_service main_service; then
+  pass "both services healthy in $((SECONDS - t1))s"
+else
+  fail "both services healthy"
+  exit 1
+fi
+main_started=$(docker inspect -f '{{.State.StartedAt}}' "$(cid main_service)")
+work_started=$(docker inspect -f '{{.State.StartedAt}}' "$(cid work_service)")
+# depends_on condition: service_healthy means main started only once work was healthy,
+# which takes at least one health interval.
+gap_ms=$((($(date -d "$main_started" +%s%N) - $(date -d "$work_started" +%s%N)) / 1000000))
+if ((gap_ms > 1000)); then pass "main_service started ${gap_ms}ms after work_service (waited for healthy)"; else
+  fail "main_service waited for work_service to be healthy" "main $main_started, work $work_started"; fi
+
+# --- reflection ------------------------------------------------------------------
+grpc $main_addr list
+if ((rc == 0)) && grep -qx pieces.v1.MainService <<<"$out" && grep -qx grpc.health.v1.Health <<<"$out"; then
+  pass "list on :50051 shows MainService and Health"
+else fail "list on :50051 shows MainService and Health" "$out"; fi
+
+grpc $work_addr list
+if ((rc == 0)) && grep -qx pieces.v1.WorkService <<<"$out"; then
+  pass "list on :50052 shows WorkService"
+else fail "list on :50052 shows WorkService" "$out"; fi
+
+grpc $main_addr describe pieces.v1.MainService
+if ((rc == 0)) && grep -q 'rpc Run (' <<<"$out" && grep -q 'rpc RunStream (' <<<"$out"; then
+  pass "describe pieces.v1.MainService"
+else fail "describe pieces.v1.MainService" "$out"; fi
+
+# --- MainService -----------------------------------------------------------------
+call $main_addr pieces.v1.MainService/Run '{"keys":[1,2,1]}'
+if ((rc == 0)); then
+  # grpcurl prints uint64 as strings and omits default values (id 0).
+  expect "Run [1,2,1]: results in request order" \
+    "$(jq -c '[.results[] | [(.id // "0"), .key, .value]]' <<<"$out")" \
+    '[["0","1","1"],["1","2","2"],["2","1","1"]]' "$out"
+  expect "Run [1,2,1]: repeated key FROM_CACHE" "$(jq -r '.results[2].performed' <<<"$out")" \
+    PERFORMED_FROM_CACHE "$out"
+  expect "Run [1,2,1]: completed 3" "$(jq -r '.completed' <<<"$out")" 3 "$out"
+else fail "Run [1,2,1]" "$out"; fi
+
+# Equal keys in one run are computed once (coalescing), whatever the order.
+call $main_addr pieces.v1.MainService/Run '{"keys":[10,10,10,10]}'
+if ((rc == 0)); then
+  expect "Run [10,10,10,10]: computed once" \
+    "$(jq -c '[.results[].performed] | group_by(.) | map([.[0], length])' <<<"$out")" \
+    '[["PERFORMED_FROM_CACHE",3],["PERFORMED_NEW",1]]' "$out"
+else fail "Run [10,10,10,10]" "$out"; fi
+
+call $main_addr pieces.v1.MainService/RunStream '{"keys":[3,4,3]}'
+if ((rc == 0)); then
+  expect "RunStream [3,4,3]: three results then exited" \
+    "$(jq -sc '[.[] | keys[0]]' <<<"$out")" '["result","result","result","exited"]' "$out"
+  expect "RunStream [3,4,3]: every key answered" \
+    "$(jq -sc '[.[] | select(.result) | .result.key] | sort' <<<"$out")" '["3","3","4"]' "$out"
+  expect "RunStream [3,4,3]: exited.completed 3" \
+    "$(jq -sr 'last | .exited.completed' <<<"$out")" 3 "$out"
+else fail "RunStream [3,4,3]" "$out"; fi
+
+call $main_addr pieces.v1.MainService/Run '{"keys":[]}'
+# grpcurl exits 64 + the status code: 67 is InvalidArgument.
+if ((rc == 67)) && grep -q 'Code: InvalidArgument' <<<"$out"; then
+  pass "Run with empty keys: InvalidArgument"
+else fail "Run with empty keys: InvalidArgument" "exit $rc"$'\n'"$out"; fi
+
+call $main_addr pieces.v1.MainService/Run '{"kyes":[1]}'
+if ((rc != 0)) && grep -q 'no known field named kyes' <<<"$out"; then
+  pass "Run with a wrong JSON field is refused"
+else fail "Run with a wrong JSON field is refused" "exit $rc"$'\n'"$out"; fi
+
+# A malformed message that reaches the server: a WorkMsg with no field set.
+grpc -d '{}' $work_addr pieces.v1.WorkService/Process
+if ((rc == 67)); then pass "Process with an empty WorkMsg: InvalidArgument"; else
+  fail "Process with an empty WorkMsg: InvalidArgument" "exit $rc"$'\n'"$out"; fi
+
+call $main_addr pieces.v1.MainService/Run '{"keys":[5]}'
+if ((rc == 0)) && [[ $(health main_service)/$(health work_service) == healthy/healthy ]]; then
+  pass "services still up after bad requests"
+else fail "services still up after bad requests" "exit $rc"$'\n'"$out"; fi
+
+# --- WorkService -----------------------------------------------------------------
+# A Process session typed as JSON lines on stdin, as a person would with grpcurl.
+rc=0
+out=$(printf '%s\n' '{"work":{"id":1,"key":7}}' '{"work":{"id":2,"key":7}}' '{"exit":{}}' |
+  grpcurl -plaintext -max-time 10 -d @ $work_addr pieces.v1.WorkService/Process 2>&1) || rc=$?
+if ((rc == 0)); then
+  expect "Process session: two results then exited" \
+    "$(jq -sc '[.[] | keys[0]]' <<<"$out")" '["result","result","exited"]' "$out"
+  # Which of the two computes depends on thread timing; exactly one must.
+  expect "Process session: ids 1 and 2, key 7, one computed and one from cache" \
+    "$(jq -sc '[.[] | select(.result) | .result] |
+      [(map(.id) | sort), (map(.key) | unique), (map(.performed) | sort)]' <<<"$out")" \
+    '[["1","2"],["7"],["PERFORMED_FROM_CACHE","PERFORMED_NEW"]]' "$out"
+  expect "Process session: exited.completed 2" "$(jq -sr 'last | .exited.completed' <<<"$out")" 2 "$out"
+else fail "Process session" "exit $rc"$'\n'"$out"; fi
+
+call $work_addr pieces.v1.WorkService/GetStats '{}'
+if ((rc == 0)); then
+  expect "GetStats: --threads=4 from compose" "$(jq -r '.threads' <<<"$out")" 4 "$out"
+else fail "GetStats" "$out"; fi
+
+# --- work_service down and back ----------------------------------------------------
+"${compose[@]}" stop work_service >>"$log_dir/compose.log" 2>&1
+start_ms=$(now_ms)
+call $main_addr pieces.v1.MainService/Run '{"keys":[1]}'
+elapsed=$(($(now_ms) - start_ms))
+# grpcurl exits 64 + 14 for Unavailable.
+if ((rc == 78 && elapsed < 5000)) && grep -q 'work_service:50052' <<<"$out"; then
+  pass "work_service stopped: Run answers Unavailable in ${elapsed}ms, naming the address"
+else fail "work_service stopped: Run answers Unavailable within 5s" "exit $rc after ${elapsed}ms"$'\n'"$out"; fi
+
+"${compose[@]}" start work_service >>"$log_dir/compose.log" 2>&1
+t1=$SECONDS
+if wait_healthy work_service; then pass "work_service healthy again in $((SECONDS - t1))s"; else
+  fail "work_service healthy again"; fi
+call $main_addr pieces.v1.MainService/Run '{"keys":[1,2]}'
+if ((rc == 0)) && [[ $(jq -r '.completed' <<<"$out") == 2 ]]; then
+  pass "Run succeeds again after work_service restart"
+else fail "Run succeeds again after work_service restart" "exit $rc"$'\n'"$out"; fi
+expect "main_service was not restarted" \
+  "$(docker inspect -f '{{.State.StartedAt}} {{.RestartCount}}' "$(cid main_service)")" "$main_started 0"
+
+# --- shutdown ----------------------------------------------------------------------
+t1=$SECONDS
+"${compose[@]}" stop >>"$log_dir/compose.log" 2>&1
+log "stopped both in $((SECONDS - t1))s"
+for svc in work_service main_service; do
+  expect "$svc exits 0 on SIGTERM" \
+    "$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}} oom={{.State.OOMKilled}}' "$(cid "$svc")")" \
+    "exited 0 oom=false" "$(docker logs --tail 5 "$(cid "$svc")" 2>&1)"
+done
+log "total $((SECONDS - t0))s"
