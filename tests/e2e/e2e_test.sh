@@ -144,6 +144,11 @@ if ((rc == 0)) && grep -q 'rpc Run (' <<<"$out" && grep -q 'rpc RunStream (' <<<
   pass "describe pieces.v1.MainService"
 else fail "describe pieces.v1.MainService" "$out"; fi
 
+grpc $work_addr describe pieces.v1.WorkService
+if ((rc == 0)) && grep -q 'rpc Process (' <<<"$out" && grep -q 'rpc GetStats (' <<<"$out"; then
+  pass "describe pieces.v1.WorkService"
+else fail "describe pieces.v1.WorkService" "$out"; fi
+
 # --- MainService -----------------------------------------------------------------
 call $main_addr pieces.v1.MainService/Run '{"keys":[1,2,1]}'
 if ((rc == 0)); then
