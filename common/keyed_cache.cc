@@ -15,7 +15,11 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
   {
     absl::MutexLock lock(&mu_);
     if (auto it = ready_.find(key); it != ready_.end()) {
-      return Outcome{it->second, /*computed=*/false, /*waited=*/false};
+      const uint32_t index = it->second;
+      Unlink(index);
+      PushMostRecent(index);
+      return Outcome{nodes_[index].value, /*computed=*/false,
+                     /*waited=*/false};
     }
     if (auto it = in_progress_.find(key); it != in_progress_.end()) {
       // Another caller is computing this key: wait for its outcome. The loop
@@ -37,7 +41,7 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
   {
     absl::MutexLock lock(&mu_);
     in_progress_.erase(key);
-    if (result.ok()) ready_.emplace(key, *result);
+    if (result.ok()) Publish(key, *result);
     state->result = result;
     state->done = true;
   }
@@ -63,6 +67,58 @@ absl::StatusOr<uint64_t> KeyedCache::RunCompute(uint64_t key,
 size_t KeyedCache::size() const {
   absl::MutexLock lock(&mu_);
   return ready_.size();
+}
+
+uint64_t KeyedCache::evictions() const {
+  absl::MutexLock lock(&mu_);
+  return evictions_;
+}
+
+void KeyedCache::Unlink(uint32_t index) {
+  Node& node = nodes_[index];
+  if (node.newer != kNone) {
+    nodes_[node.newer].older = node.older;
+  } else {
+    most_recent_ = node.older;
+  }
+  if (node.older != kNone) {
+    nodes_[node.older].newer = node.newer;
+  } else {
+    least_recent_ = node.newer;
+  }
+}
+
+void KeyedCache::PushMostRecent(uint32_t index) {
+  Node& node = nodes_[index];
+  node.newer = kNone;
+  node.older = most_recent_;
+  if (most_recent_ != kNone) nodes_[most_recent_].newer = index;
+  most_recent_ = index;
+  if (least_recent_ == kNone) least_recent_ = index;
+}
+
+void KeyedCache::Publish(uint64_t key, uint64_t value) {
+  if (capacity_ != 0 && ready_.size() >= capacity_) {
+    // Evict the least recently used ready key; its node is reused below.
+    const uint32_t victim = least_recent_;
+    Unlink(victim);
+    ready_.erase(nodes_[victim].key);
+    nodes_[victim].older = free_;
+    free_ = victim;
+    ++evictions_;
+  }
+  uint32_t index;
+  if (free_ != kNone) {
+    index = free_;
+    free_ = nodes_[index].older;
+  } else {
+    index = static_cast<uint32_t>(nodes_.size());
+    nodes_.emplace_back();
+  }
+  nodes_[index].key = key;
+  nodes_[index].value = value;
+  PushMostRecent(index);
+  ready_.emplace(key, index);
 }
 
 size_t KeyedCache::computing() const {

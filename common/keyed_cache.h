@@ -11,6 +11,11 @@
 // A failed computation is not cached: the key goes back to absent, the callers
 // that waited for it get the same error, and the next caller computes again.
 //
+// The cache can be bounded: with a capacity, publishing a value when the cache
+// is full first evicts the least recently used ready key (a hit counts as a
+// use). Keys in progress are kept apart and never evicted, and the state of a
+// key in progress is freed as soon as its computation and waiters are done.
+//
 // KeyedCache cache;
 // KeyedCache::Outcome o = cache.GetOrCompute(7, [](uint64_t key) {
 //   return absl::StatusOr<uint64_t>(key * 2);
@@ -25,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -52,7 +58,8 @@ class KeyedCache {
     bool waited = false;
   };
 
-  KeyedCache() = default;
+  // `capacity` is the most ready keys kept; 0 keeps every key.
+  explicit KeyedCache(size_t capacity = 0) : capacity_(capacity) {}
   KeyedCache(const KeyedCache&) = delete;
   KeyedCache& operator=(const KeyedCache&) = delete;
 
@@ -63,6 +70,9 @@ class KeyedCache {
 
   // Keys whose value is cached.
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Keys evicted to make room, since construction.
+  uint64_t evictions() const ABSL_LOCKS_EXCLUDED(mu_);
+  size_t capacity() const { return capacity_; }
   // Keys being computed now.
   size_t computing() const ABSL_LOCKS_EXCLUDED(mu_);
   // Callers waiting now for another caller's computation.
@@ -88,12 +98,38 @@ class KeyedCache {
     absl::StatusOr<uint64_t> result;
   };
 
+  // A ready key, in the recency list: a doubly linked list threaded through
+  // `nodes_` by index (4-byte links keep an entry small).
+  struct Node {
+    uint64_t key;
+    uint64_t value;
+    uint32_t newer;  // Towards most_recent_; kNone at the head.
+    uint32_t older;  // Towards least_recent_; kNone at the tail. Also links
+                     // the free list.
+  };
+  static constexpr uint32_t kNone = UINT32_MAX;
+
   // Runs `compute`, turning an exception into an error.
   static absl::StatusOr<uint64_t> RunCompute(uint64_t key, ComputeFn compute);
 
+  // Recency list operations.
+  void Unlink(uint32_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PushMostRecent(uint32_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Caches `value` for `key` (absent from ready_), evicting if full.
+  void Publish(uint64_t key, uint64_t value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Constant after construction.
+  const size_t capacity_;
+
   // Guards the key states. Never held while computing.
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<uint64_t, uint64_t> ready_ ABSL_GUARDED_BY(mu_);
+  // Ready keys: key -> index of its Node in nodes_.
+  absl::flat_hash_map<uint64_t, uint32_t> ready_ ABSL_GUARDED_BY(mu_);
+  std::vector<Node> nodes_ ABSL_GUARDED_BY(mu_);
+  uint32_t most_recent_ ABSL_GUARDED_BY(mu_) = kNone;
+  uint32_t least_recent_ ABSL_GUARDED_BY(mu_) = kNone;
+  uint32_t free_ ABSL_GUARDED_BY(mu_) = kNone;  // Unused nodes.
+  uint64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, std::shared_ptr<InProgress>> in_progress_
       ABSL_GUARDED_BY(mu_);
   size_t waiting_ ABSL_GUARDED_BY(mu_) = 0;

@@ -38,6 +38,7 @@ absl::Status RunServer(const ServerOptions& options,
   int selected_port = 0;
   builder.AddListeningPort(absl::StrCat("0.0.0.0:", options.port),
                            grpc::InsecureServerCredentials(), &selected_port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port == 0) {

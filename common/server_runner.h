@@ -33,6 +33,9 @@ struct ServerOptions {
   // How long sessions in progress may take to finish after a stop signal.
   // Calls still running after it are cancelled.
   absl::Duration grace_period = absl::Seconds(10);
+  // The largest message a call may send to the server; larger ones end the
+  // call with RESOURCE_EXHAUSTED.
+  int max_message_bytes = 4 << 20;
   // Called once when a stop signal arrives, before the server stops taking
   // new calls. May be empty.
   std::function<void()> on_stop;

@@ -15,6 +15,8 @@ ABSL_FLAG(int32_t, port, 50051, "TCP port to listen on, on all interfaces; 0 pic
 ABSL_FLAG(std::string, work_address, "localhost:50052",
           "Where work_service listens, as a gRPC target (host:port)");
 ABSL_FLAG(uint64_t, max_keys, 100000, "The most keys one Run or RunStream request may carry");
+ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
+          "The largest message accepted; larger ones end the call with RESOURCE_EXHAUSTED");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
           "After SIGTERM/SIGINT, how long calls in progress may take to finish");
 
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
   server.name = "main_service";
   server.port = absl::GetFlag(FLAGS_port);
   server.grace_period = absl::GetFlag(FLAGS_grace_period);
+  server.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   absl::Status status = pieces::RunServer(server, {&service});
   if (!status.ok()) {
     absl::FPrintF(stderr, "main_service: %s\n", status.message());

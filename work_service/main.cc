@@ -20,6 +20,12 @@ ABSL_FLAG(std::string, work, "echo",
 ABSL_FLAG(uint64_t, max_in_flight, 1024,
           "Per-session cap on units received and not yet answered; the session "
           "stops reading from the client while it is reached");
+ABSL_FLAG(uint64_t, cache_capacity, 1000000,
+          "The most keys the cache keeps; the least recently used go first. 0: no bound");
+ABSL_FLAG(uint64_t, max_sessions, 1000,
+          "The most Process sessions open at once; more are refused. 0: no limit");
+ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
+          "The largest message accepted; larger ones end the call with RESOURCE_EXHAUSTED");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
           "After SIGTERM/SIGINT, how long sessions in progress may take to finish");
 
@@ -44,14 +50,20 @@ int main(int argc, char** argv) {
   options.threads = absl::GetFlag(FLAGS_threads);
   if (options.threads == 0) options.threads = std::thread::hardware_concurrency();
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
-  absl::FPrintF(stderr, "work_service: work=%s threads=%d max_in_flight=%d\n",
-                (*work)->Describe(), options.threads, options.max_in_flight);
+  options.cache_capacity = absl::GetFlag(FLAGS_cache_capacity);
+  options.max_sessions = absl::GetFlag(FLAGS_max_sessions);
+  absl::FPrintF(stderr,
+                "work_service: work=%s threads=%d max_in_flight=%d "
+                "cache_capacity=%d max_sessions=%d\n",
+                (*work)->Describe(), options.threads, options.max_in_flight,
+                options.cache_capacity, options.max_sessions);
 
   pieces::WorkServiceImpl service(*std::move(work), options);
   pieces::ServerOptions server;
   server.name = "work_service";
   server.port = absl::GetFlag(FLAGS_port);
   server.grace_period = absl::GetFlag(FLAGS_grace_period);
+  server.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   absl::Status status = pieces::RunServer(server, {&service});
   if (!status.ok()) {
     absl::FPrintF(stderr, "work_service: %s\n", status.message());

@@ -7,7 +7,7 @@
 namespace pieces {
 
 Session::Session(const SessionEnv& env) : env_(env) {
-  env_.stats->sessions_active.fetch_add(1, std::memory_order_relaxed);
+  // sessions_active was counted by WorkServiceImpl::Process.
   env_.stats->sessions_total.fetch_add(1, std::memory_order_relaxed);
   Ops ops;
   {

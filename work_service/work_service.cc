@@ -2,17 +2,44 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace pieces {
 
 WorkServiceImpl::WorkServiceImpl(std::unique_ptr<WorkFunction> work,
                                  const Options& options)
     : work_(std::move(work)),
+      max_sessions_(options.max_sessions),
+      cache_(options.cache_capacity),
       pool_(options.threads),
       env_{&pool_, &cache_, work_.get(), &stats_, options.max_in_flight} {}
 
+namespace {
+
+// Answers a Process call that cannot be served with `status` at once.
+class RefusedSession final
+    : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg> {
+ public:
+  explicit RefusedSession(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
 grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* WorkServiceImpl::Process(
     grpc::CallbackServerContext* /*context*/) {
-  return new Session(env_);  // Deletes itself.
+  // Reserve a place first, so that concurrent calls cannot overshoot.
+  const uint64_t active =
+      stats_.sessions_active.fetch_add(1, std::memory_order_relaxed);
+  if (max_sessions_ != 0 && active >= max_sessions_) {
+    stats_.sessions_active.fetch_sub(1, std::memory_order_relaxed);
+    stats_.sessions_refused.fetch_add(1, std::memory_order_relaxed);
+    return new RefusedSession(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("work_service already has ", max_sessions_,
+                     " sessions open (--max_sessions); try again later")));
+  }
+  return new Session(env_);  // Deletes itself; releases the place in OnDone.
 }
 
 grpc::ServerUnaryReactor* WorkServiceImpl::GetStats(
@@ -20,6 +47,8 @@ grpc::ServerUnaryReactor* WorkServiceImpl::GetStats(
     const v1::GetStatsRequest* /*request*/, v1::Stats* reply) {
   stats_.CopyTo(reply);
   reply->set_cache_entries(cache_.size());
+  reply->set_cache_evictions(cache_.evictions());
+  reply->set_cache_capacity(cache_.capacity());
   reply->set_threads(pool_.num_threads());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);

@@ -26,6 +26,11 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
     size_t threads = 1;
     // Per-session cap on units received and not yet answered.
     size_t max_in_flight = 1024;
+    // The most keys the cache keeps; 0 means no bound.
+    size_t cache_capacity = 0;
+    // The most sessions open at once; more are refused with
+    // RESOURCE_EXHAUSTED. 0 means no limit.
+    size_t max_sessions = 0;
   };
 
   WorkServiceImpl(std::unique_ptr<WorkFunction> work, const Options& options);
@@ -42,6 +47,7 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
   // Constant after construction. Declared before the pool: the pool's
   // destructor runs the last units, which use them.
   const std::unique_ptr<WorkFunction> work_;
+  const size_t max_sessions_;
   WorkStats stats_;
   KeyedCache cache_;
   ThreadPool pool_;

@@ -22,9 +22,10 @@ struct WorkStats {
   std::atomic<uint64_t> failed{0};
   std::atomic<uint64_t> in_flight{0};
   std::atomic<uint64_t> cancelled{0};
+  std::atomic<uint64_t> sessions_refused{0};
 
-  // Copies the counters into `out` (cache_entries and threads are the
-  // caller's to fill).
+  // Copies the counters into `out` (the cache's and the pool's figures are
+  // the caller's to fill).
   void CopyTo(v1::Stats* out) const {
     constexpr auto kOrder = std::memory_order_relaxed;
     out->set_sessions_active(sessions_active.load(kOrder));
@@ -36,6 +37,7 @@ struct WorkStats {
     out->set_failed(failed.load(kOrder));
     out->set_in_flight(in_flight.load(kOrder));
     out->set_cancelled(cancelled.load(kOrder));
+    out->set_sessions_refused(sessions_refused.load(kOrder));
   }
 };
 

@@ -384,3 +384,77 @@ TEST(KeyedCacheTest, RandomizedStressComputesEachKeyOnce) {
 
 }  // namespace
 }  // namespace pieces
+
+namespace pieces {
+namespace {
+
+absl::StatusOr<uint64_t> Double(uint64_t key) { return key * 2; }
+
+// Whether `key` is cached, without changing its recency: a probe that would
+// compute is answered by a failing function, which caches nothing.
+bool IsCached(KeyedCache& cache, uint64_t key) {
+  KeyedCache::Outcome outcome = cache.GetOrCompute(key, [](uint64_t) {
+    return absl::StatusOr<uint64_t>(absl::NotFoundError("probe"));
+  });
+  return outcome.value.ok();
+}
+
+TEST(KeyedCacheBoundedTest, EvictsTheLeastRecentlyUsedReadyKey) {
+  KeyedCache cache(/*capacity=*/3);
+  for (uint64_t key : {1, 2, 3}) cache.GetOrCompute(key, Double);
+  // A hit makes 1 the most recently used: 2 is now the least.
+  EXPECT_FALSE(cache.GetOrCompute(1, Double).computed);
+  cache.GetOrCompute(4, Double);
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.evictions(), 1u);
+  EXPECT_TRUE(IsCached(cache, 1));
+  EXPECT_FALSE(IsCached(cache, 2));
+  EXPECT_TRUE(IsCached(cache, 3));
+  EXPECT_TRUE(IsCached(cache, 4));
+  // An evicted key is computed again, and its value is right.
+  KeyedCache::Outcome again = cache.GetOrCompute(2, Double);
+  EXPECT_TRUE(again.computed);
+  EXPECT_EQ(*again.value, 4u);
+}
+
+TEST(KeyedCacheBoundedTest, KeyInProgressIsNeverEvicted) {
+  KeyedCache cache(/*capacity=*/1);
+  BlockingCompute slow([](uint64_t key) { return absl::StatusOr<uint64_t>(key); });
+  Callers callers(cache, /*key=*/100, slow, /*n=*/3);
+  ASSERT_TRUE(slow.AwaitStarted());
+  ASSERT_TRUE(cache.AwaitWaiting(2, kTimeout));
+  // Fill and churn the one ready slot while 100 is in progress.
+  for (uint64_t key = 0; key < 10; ++key) cache.GetOrCompute(key, Double);
+  EXPECT_EQ(cache.computing(), 1u);
+  slow.Release();
+  for (const KeyedCache::Outcome& outcome : callers.Join()) {
+    ASSERT_TRUE(outcome.value.ok());
+    EXPECT_EQ(*outcome.value, 100u);
+  }
+  EXPECT_EQ(slow.calls(), 1);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.computing(), 0u);
+}
+
+TEST(KeyedCacheBoundedTest, ChurnKeepsSizeAtCapacityAndValuesRight) {
+  KeyedCache cache(/*capacity=*/64);
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 100000; ++i) {
+    const uint64_t key = random() % 256;
+    KeyedCache::Outcome outcome = cache.GetOrCompute(key, Double);
+    ASSERT_TRUE(outcome.value.ok());
+    ASSERT_EQ(*outcome.value, key * 2);
+  }
+  EXPECT_EQ(cache.size(), 64u);
+  EXPECT_GT(cache.evictions(), 0u);
+}
+
+TEST(KeyedCacheBoundedTest, UnboundedKeepsEverything) {
+  KeyedCache cache;
+  for (uint64_t key = 0; key < 10000; ++key) cache.GetOrCompute(key, Double);
+  EXPECT_EQ(cache.size(), 10000u);
+  EXPECT_EQ(cache.evictions(), 0u);
+}
+
+}  // namespace
+}  // namespace pieces
