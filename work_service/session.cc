@@ -46,7 +46,7 @@ void Session::HandleMessage(Ops& ops) {
                          "its Exit")));
         return;
       }
-      if (!ids_.insert(work.id()).second) {
+      if (!ids_.Insert(work.id())) {
         FinishWith(grpc::Status(
             grpc::StatusCode::INVALID_ARGUMENT,
             absl::StrCat("Work id=", work.id(),

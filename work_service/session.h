@@ -24,12 +24,12 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/keyed_cache.h"
 #include "common/thread_pool.h"
 #include "grpcpp/grpcpp.h"
 #include "pieces/v1/work.pb.h"
+#include "work_service/seen_ids.h"
 #include "work_service/work_function.h"
 #include "work_service/work_stats.h"
 
@@ -92,7 +92,7 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
   v1::WorkMsg in_;
   // The message being written; touched only while `writing_`.
   v1::ResultMsg out_;
-  absl::flat_hash_set<uint64_t> ids_ ABSL_GUARDED_BY(mu_);
+  SeenIds ids_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::ResultMsg> queue_ ABSL_GUARDED_BY(mu_);  // Results to write.
   bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
   bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
