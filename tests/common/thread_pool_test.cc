@@ -94,6 +94,24 @@ TEST(ThreadPoolTest, TasksSubmittedFromTasksRun) {
   EXPECT_EQ(chain.load(), kChain);
 }
 
+TEST(ThreadPoolTest, RunsEachTaskWithoutWaitingForDestruction) {
+  // Ping-pong: each task must run while the pool lives and its threads have
+  // gone idle in between, so a Submit() that does not wake a thread shows.
+  constexpr int kRounds = 200;
+  for (size_t threads : {1, 4}) {
+    ThreadPool pool(threads);
+    for (int round = 0; round < kRounds; ++round) {
+      absl::Notification ran;
+      pool.Submit([&ran] { ran.Notify(); });
+      if (!ran.WaitForNotificationWithTimeout(kTimeout)) {
+        ADD_FAILURE() << "task of round " << round << " on a " << threads
+                      << "-thread pool did not run";
+        break;
+      }
+    }
+  }
+}
+
 TEST(ThreadPoolTest, NumThreadsIsWhatWasAskedFor) {
   ThreadPool one(1);
   ThreadPool three(3);
