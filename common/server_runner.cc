@@ -35,10 +35,12 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
                          plugins) override {
     // The name ProtoServerReflectionPlugin::name() gives.
     constexpr char kReflection[] = "proto_server_reflection";
+    auto is_reflection =
+        [&](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+          return plugin->name() == kReflection;
+        };
     plugins->erase(
-        std::remove_if(plugins->begin(), plugins->end(),
-                       [&](const std::unique_ptr<grpc::ServerBuilderPlugin>&
-                               plugin) { return plugin->name() == kReflection; }),
+        std::remove_if(plugins->begin(), plugins->end(), is_reflection),
         plugins->end());
   }
 };

@@ -21,15 +21,16 @@ ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
           "After SIGTERM/SIGINT, how long calls in progress may take to finish");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain of this server; with --tls_key it serves TLS. "
-          "With --tls_ca it is also the client certificate shown to work_service");
+          "With --tls_ca it is also the client certificate shown to "
+          "work_service");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA bundle: clients must present a certificate signed by it "
           "(mutual TLS), and work_service is reached over TLS, verified "
           "against it, with --tls_cert as client certificate");
 ABSL_FLAG(bool, reflection, true,
-          "Serve gRPC server reflection, which lets any client list and describe "
-          "the services (grpcurl list); false switches it off");
+          "Serve gRPC server reflection, which lets any client list and "
+          "describe the services (grpcurl list); false switches it off");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
@@ -46,13 +47,15 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
       pieces::MakeServerCredentials(tls);
   if (!server_credentials.ok()) {
-    absl::FPrintF(stderr, "main_service: %s\n", server_credentials.status().message());
+    absl::FPrintF(stderr, "main_service: %s\n",
+                  server_credentials.status().message());
     return 2;
   }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> work_credentials =
       pieces::MakeChannelCredentials(tls);
   if (!work_credentials.ok()) {
-    absl::FPrintF(stderr, "main_service: %s\n", work_credentials.status().message());
+    absl::FPrintF(stderr, "main_service: %s\n",
+                  work_credentials.status().message());
     return 2;
   }
 

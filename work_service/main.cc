@@ -31,8 +31,8 @@ ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA bundle: clients (main_service) must present a certificate "
           "signed by it (mutual TLS)");
 ABSL_FLAG(bool, reflection, true,
-          "Serve gRPC server reflection, which lets any client list and describe "
-          "the services (grpcurl list); false switches it off");
+          "Serve gRPC server reflection, which lets any client list and "
+          "describe the services (grpcurl list); false switches it off");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
                 "work_service: work=%s threads=%d max_in_flight=%d serving=%s "
                 "reflection=%s\n",
                 (*work)->Describe(), options.threads, options.max_in_flight,
-                pieces::DescribeServerSecurity(tls), absl::GetFlag(FLAGS_reflection) ? "on" : "off");
+                pieces::DescribeServerSecurity(tls),
+                absl::GetFlag(FLAGS_reflection) ? "on" : "off");
 
   pieces::WorkServiceImpl service(*std::move(work), options);
   pieces::ServerOptions server;

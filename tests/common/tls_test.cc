@@ -340,15 +340,16 @@ TEST_F(TlsTest, MainWithWrongClientCertificateGetsUnavailableNamingWork) {
 
   const KeyPair client = Pair("client");
   v1::RunReply reply;
-  grpc::Status status = CallRun(TlsChannel(main.address, Ca("other_ca"), &client),
-                                {1, 2}, &reply);
+  grpc::Status status = CallRun(
+      TlsChannel(main.address, Ca("other_ca"), &client), {1, 2}, &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << status.error_message();
   EXPECT_THAT(status.error_message(),
               HasSubstr("work_service at " + work.address));
 
   v1::Stats stats;
-  ASSERT_TRUE(CallGetStats(TlsChannel(work.address, Ca(), &client), &stats).ok());
+  status = CallGetStats(TlsChannel(work.address, Ca(), &client), &stats);
+  ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(stats.sessions_total(), 0u);
 }
 
