@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -10,6 +11,8 @@
 #include "absl/strings/str_format.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 
 namespace pieces {
 namespace {
@@ -21,6 +24,26 @@ sigset_t TerminationSignals() {
   sigaddset(&set, SIGINT);
   return set;
 }
+
+// Takes the reflection plugin out of one ServerBuilder. The plugin cannot
+// simply be left unregistered: linking grpc++_reflection registers it for
+// every ServerBuilder at static initialization.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    // The name ProtoServerReflectionPlugin::name() gives.
+    constexpr char kReflection[] = "proto_server_reflection";
+    auto is_reflection =
+        [&](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+          return plugin->name() == kReflection;
+        };
+    plugins->erase(
+        std::remove_if(plugins->begin(), plugins->end(), is_reflection),
+        plugins->end());
+  }
+};
 
 }  // namespace
 
@@ -37,7 +60,13 @@ absl::Status RunServer(const ServerOptions& options,
   grpc::ServerBuilder builder;
   int selected_port = 0;
   builder.AddListeningPort(absl::StrCat("0.0.0.0:", options.port),
-                           grpc::InsecureServerCredentials(), &selected_port);
+                           options.credentials != nullptr
+                               ? options.credentials
+                               : grpc::InsecureServerCredentials(),
+                           &selected_port);
+  if (!options.reflection) {
+    builder.SetOption(std::make_unique<WithoutReflection>());
+  }
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

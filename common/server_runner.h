@@ -1,6 +1,6 @@
 // Runs a gRPC server the way both services need: listening on every
-// interface, with the standard health service and reflection, until SIGTERM or
-// SIGINT, then draining.
+// interface, in plaintext or TLS, with the standard health service and
+// (unless switched off) reflection, until SIGTERM or SIGINT, then draining.
 //
 // int main(int argc, char** argv) {
 //   pieces::BlockTerminationSignals();  // First, before any thread starts.
@@ -11,6 +11,7 @@
 #define PIECES_COMMON_SERVER_RUNNER_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,12 @@ struct ServerOptions {
   // Called once when a stop signal arrives, before the server stops taking
   // new calls. May be empty.
   std::function<void()> on_stop;
+  // How the server authenticates itself (and its clients, with mutual TLS);
+  // see MakeServerCredentials in common/tls.h. Null means plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Whether to serve gRPC server reflection (grpc.reflection.v1alpha), which
+  // lets anyone list and describe the services, as grpcurl does.
+  bool reflection = true;
 };
 
 // Serves `services` until SIGTERM or SIGINT (see BlockTerminationSignals).

@@ -1,6 +1,7 @@
 // main_service: serves pieces.v1.MainService, the front door. See README.md.
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/server_runner.h"
+#include "common/tls.h"
 #include "main_service/main_service.h"
 
 ABSL_FLAG(int32_t, port, 50051, "TCP port to listen on, on all interfaces; 0 picks a free one");
@@ -19,19 +21,57 @@ ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
           "The largest message accepted; larger ones end the call with RESOURCE_EXHAUSTED");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
           "After SIGTERM/SIGINT, how long calls in progress may take to finish");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of this server; with --tls_key it serves TLS. "
+          "With --tls_ca it is also the client certificate shown to "
+          "work_service");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle: clients must present a certificate signed by it "
+          "(mutual TLS), and work_service is reached over TLS, verified "
+          "against it, with --tls_cert as client certificate");
+ABSL_FLAG(bool, reflection, true,
+          "Serve gRPC server reflection, which lets any client list and "
+          "describe the services (grpcurl list); false switches it off");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
   absl::SetProgramUsageMessage(
       "The front door: hands each request's keys to work_service.\n"
-      "Usage: main_service [--port=50051] [--work_address=localhost:50052]");
+      "Usage: main_service [--port=50051] [--work_address=localhost:50052]\n"
+      "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
   absl::ParseCommandLine(argc, argv);
+
+  // Bad TLS flags or files stop the program here, before it serves anything.
+  const pieces::TlsFiles tls = {absl::GetFlag(FLAGS_tls_cert),
+                                absl::GetFlag(FLAGS_tls_key),
+                                absl::GetFlag(FLAGS_tls_ca)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
+      pieces::MakeServerCredentials(tls);
+  if (!server_credentials.ok()) {
+    absl::FPrintF(stderr, "main_service: %s\n",
+                  server_credentials.status().message());
+    return 2;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> work_credentials =
+      pieces::MakeChannelCredentials(tls);
+  if (!work_credentials.ok()) {
+    absl::FPrintF(stderr, "main_service: %s\n",
+                  work_credentials.status().message());
+    return 2;
+  }
 
   pieces::MainServiceImpl::Options options;
   options.work_address = absl::GetFlag(FLAGS_work_address);
   options.max_keys = absl::GetFlag(FLAGS_max_keys);
-  absl::FPrintF(stderr, "main_service: work_address=%s max_keys=%d\n",
-                options.work_address, options.max_keys);
+  options.work_credentials = *work_credentials;
+  absl::FPrintF(stderr,
+                "main_service: work_address=%s (%s) max_keys=%d serving=%s "
+                "reflection=%s\n",
+                options.work_address,
+                tls.ca.empty() ? "plaintext" : "TLS with client certificate",
+                options.max_keys, pieces::DescribeServerSecurity(tls),
+                absl::GetFlag(FLAGS_reflection) ? "on" : "off");
   pieces::MainServiceImpl service(options);
 
   pieces::ServerOptions server;
@@ -39,6 +79,8 @@ int main(int argc, char** argv) {
   server.port = absl::GetFlag(FLAGS_port);
   server.grace_period = absl::GetFlag(FLAGS_grace_period);
   server.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  server.credentials = *server_credentials;
+  server.reflection = absl::GetFlag(FLAGS_reflection);
   absl::Status status = pieces::RunServer(server, {&service});
   if (!status.ok()) {
     absl::FPrintF(stderr, "main_service: %s\n", status.message());

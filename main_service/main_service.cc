@@ -14,15 +14,17 @@
 namespace pieces {
 namespace {
 
-std::shared_ptr<grpc::Channel> MakeWorkChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeWorkChannel(
+    const std::string& address,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   // Reconnect soon after work_service comes back, instead of gRPC's default
   // backoff of up to two minutes.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+  return grpc::CreateCustomChannel(address, credentials, args);
 }
 
 std::vector<uint64_t> KeysOf(const v1::RunRequest& request) {
@@ -220,7 +222,7 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
 
 MainServiceImpl::MainServiceImpl(const Options& options)
     : options_(options),
-      channel_(MakeWorkChannel(options.work_address)),
+      channel_(MakeWorkChannel(options.work_address, options.work_credentials)),
       stub_(v1::WorkService::NewStub(channel_)) {}
 
 absl::Status MainServiceImpl::Validate(const v1::RunRequest& request) const {

@@ -28,6 +28,9 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
     std::string work_address = "localhost:50052";
     // The most keys one request may carry.
     size_t max_keys = 100000;
+    // How to reach work_service: TLS or plaintext (see MakeChannelCredentials
+    // in common/tls.h). Null means plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> work_credentials;
   };
 
   explicit MainServiceImpl(const Options& options);

@@ -8,6 +8,7 @@ packages=(
   protobuf-compiler libprotobuf-dev
   libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  openssl  # tests make their TLS certificates with it
 )
 
 missing=()

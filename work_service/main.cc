@@ -1,6 +1,7 @@
 // work_service: serves pieces.v1.WorkService. See README.md.
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/server_runner.h"
+#include "common/tls.h"
 #include "work_service/work_function.h"
 #include "work_service/work_service.h"
 
@@ -28,13 +30,34 @@ ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
           "The largest message accepted; larger ones end the call with RESOURCE_EXHAUSTED");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
           "After SIGTERM/SIGINT, how long sessions in progress may take to finish");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of this server; with --tls_key it serves TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle: clients (main_service) must present a certificate "
+          "signed by it (mutual TLS)");
+ABSL_FLAG(bool, reflection, true,
+          "Serve gRPC server reflection, which lets any client list and "
+          "describe the services (grpcurl list); false switches it off");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
   absl::SetProgramUsageMessage(
       "Runs keyed work on a thread pool with a shared cache.\n"
-      "Usage: work_service [--port=50052] [--threads=N] [--work=echo]");
+      "Usage: work_service [--port=50052] [--threads=N] [--work=echo]\n"
+      "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
   absl::ParseCommandLine(argc, argv);
+
+  // Bad TLS flags or files stop the program here, before it serves anything.
+  const pieces::TlsFiles tls = {absl::GetFlag(FLAGS_tls_cert),
+                                absl::GetFlag(FLAGS_tls_key),
+                                absl::GetFlag(FLAGS_tls_ca)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      pieces::MakeServerCredentials(tls);
+  if (!credentials.ok()) {
+    absl::FPrintF(stderr, "work_service: %s\n", credentials.status().message());
+    return 2;
+  }
 
   absl::StatusOr<std::unique_ptr<pieces::WorkFunction>> work =
       pieces::MakeWorkFunction(absl::GetFlag(FLAGS_work));
@@ -54,9 +77,11 @@ int main(int argc, char** argv) {
   options.max_sessions = absl::GetFlag(FLAGS_max_sessions);
   absl::FPrintF(stderr,
                 "work_service: work=%s threads=%d max_in_flight=%d "
-                "cache_capacity=%d max_sessions=%d\n",
+                "cache_capacity=%d max_sessions=%d serving=%s reflection=%s\n",
                 (*work)->Describe(), options.threads, options.max_in_flight,
-                options.cache_capacity, options.max_sessions);
+                options.cache_capacity, options.max_sessions,
+                pieces::DescribeServerSecurity(tls),
+                absl::GetFlag(FLAGS_reflection) ? "on" : "off");
 
   pieces::WorkServiceImpl service(*std::move(work), options);
   pieces::ServerOptions server;
@@ -64,6 +89,8 @@ int main(int argc, char** argv) {
   server.port = absl::GetFlag(FLAGS_port);
   server.grace_period = absl::GetFlag(FLAGS_grace_period);
   server.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  server.credentials = *credentials;
+  server.reflection = absl::GetFlag(FLAGS_reflection);
   absl::Status status = pieces::RunServer(server, {&service});
   if (!status.ok()) {
     absl::FPrintF(stderr, "work_service: %s\n", status.message());

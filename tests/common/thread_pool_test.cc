@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <deque>
 #include <set>
 #include <thread>
 #include <vector>
@@ -99,9 +100,11 @@ TEST(ThreadPoolTest, RunsEachTaskWithoutWaitingForDestruction) {
   // gone idle in between, so a Submit() that does not wake a thread shows.
   constexpr int kRounds = 200;
   for (size_t threads : {1, 4}) {
+    // Outlives the pool, which may still run a late task at destruction.
+    std::deque<absl::Notification> ran_flags;
     ThreadPool pool(threads);
     for (int round = 0; round < kRounds; ++round) {
-      absl::Notification ran;
+      absl::Notification& ran = ran_flags.emplace_back();
       pool.Submit([&ran] { ran.Notify(); });
       if (!ran.WaitForNotificationWithTimeout(kTimeout)) {
         ADD_FAILURE() << "task of round " << round << " on a " << threads

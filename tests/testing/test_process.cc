@@ -188,11 +188,14 @@ absl::StatusOr<ServiceProcess> StartService(const std::string& path,
 }  // namespace
 
 absl::StatusOr<ServiceProcess> StartWorkService(std::vector<std::string> flags) {
-  return StartService(PIECES_WORK_SERVICE_BIN, std::move(flags));
+  return StartService(WorkServiceBinary(), std::move(flags));
 }
 
 absl::StatusOr<ServiceProcess> StartMainService(std::vector<std::string> flags) {
-  return StartService(PIECES_MAIN_SERVICE_BIN, std::move(flags));
+  return StartService(MainServiceBinary(), std::move(flags));
 }
+
+std::string WorkServiceBinary() { return PIECES_WORK_SERVICE_BIN; }
+std::string MainServiceBinary() { return PIECES_MAIN_SERVICE_BIN; }
 
 }  // namespace pieces::testing
