@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
   server.reflection = absl::GetFlag(FLAGS_reflection);
   absl::Status status = pieces::RunServer(server, {&service});
   if (!status.ok()) {
-    absl::FPrintF(stderr, "main_service: %s\n", status.message());
+    // The message names the program already.
+    absl::FPrintF(stderr, "%%s\n", status.message());
     return 1;
   }
   return 0;
