@@ -85,22 +85,22 @@ class RunCall final : public grpc::ServerUnaryReactor,
   }
 
   void OnMessage(const v1::ResultMsg& message) override {
-    if (message.has_exited()) {
-      exited_ = true;
-      reply_->set_completed(message.exited().completed());
-      return;
+    switch (message.msg_case()) {
+      case v1::ResultMsg::kExited:
+        exited_ = true;
+        reply_->set_completed(message.exited().completed());
+        return;
+      case v1::ResultMsg::kResult:
+        Place(message.result());
+        return;
+      case v1::ResultMsg::kBatch:
+        for (const v1::Result& result : message.batch().results()) {
+          Place(result);
+        }
+        return;
+      case v1::ResultMsg::MSG_NOT_SET:
+        return;
     }
-    const v1::Result& result = message.result();
-    if (result.id() >= answered_.size() || answered_[result.id()]) {
-      if (protocol_error_.empty()) {
-        protocol_error_ = absl::StrCat(
-            "work_service answered an unknown or repeated id ", result.id());
-      }
-      return;
-    }
-    answered_[result.id()] = true;
-    ++answered_count_;
-    *reply_->mutable_results(static_cast<int>(result.id())) = result;
   }
 
   void OnSessionDone(const grpc::Status& status) override {
@@ -124,6 +124,20 @@ class RunCall final : public grpc::ServerUnaryReactor,
   void OnDone() override { delete this; }
 
  private:
+  // Puts `result` at its place in the reply, by id.
+  void Place(const v1::Result& result) {
+    if (result.id() >= answered_.size() || answered_[result.id()]) {
+      if (protocol_error_.empty()) {
+        protocol_error_ = absl::StrCat(
+            "work_service answered an unknown or repeated id ", result.id());
+      }
+      return;
+    }
+    answered_[result.id()] = true;
+    ++answered_count_;
+    *reply_->mutable_results(static_cast<int>(result.id())) = result;
+  }
+
   MainServiceImpl* const service_;
   v1::RunReply* const reply_;
   // Used only from OnMessage and OnSessionDone, which never overlap.
@@ -158,7 +172,15 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
 
   void OnMessage(const v1::ResultMsg& message) override {
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      if (!write_failed_) queue_.push_back(message);
+      if (write_failed_) return;
+      if (!message.has_batch()) {
+        queue_.push_back(message);
+        return;
+      }
+      // The caller gets one Result per message, as the contract says.
+      for (const v1::Result& result : message.batch().results()) {
+        *queue_.emplace_back().mutable_result() = result;
+      }
     });
   }
 

@@ -1,7 +1,7 @@
 // The client side of one WorkService.Process session, as main_service runs
-// it: sends Work{id = i, key = keys[i]} for every key, then Exit (with the
-// half-close), and passes every ResultMsg the work service sends to a
-// Listener.
+// it: sends Work{id = i, key = keys[i]} for every key, in WorkBatch messages,
+// then Exit (with the half-close), and passes every ResultMsg the work service
+// sends (ResultBatch messages, then the Exited) to a Listener.
 //
 // Threads: the reactions run on gRPC's threads. Listener::OnMessage is called
 // for one message at a time, in arrival order; Listener::OnSessionDone once,
@@ -48,6 +48,9 @@ class WorkSession final
   // Writes the next Work, or the Exit after the last one. Only the write path
   // (Start, then OnWriteDone) calls it: one write in flight.
   void WriteNext();
+
+  // Units per WorkBatch message.
+  static constexpr size_t kWorksPerBatch = 512;
 
   // Constant after construction.
   const std::vector<uint64_t> keys_;

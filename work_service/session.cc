@@ -1,5 +1,6 @@
 #include "work_service/session.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -36,31 +37,20 @@ void Session::OnReadDone(bool ok) {
 
 void Session::HandleMessage(Ops& ops) {
   switch (in_.msg_case()) {
-    case v1::WorkMsg::kWork: {
-      const v1::Work& work = in_.work();
-      if (exit_received_) {
-        FinishWith(grpc::Status(
-            grpc::StatusCode::FAILED_PRECONDITION,
-            absl::StrCat("Work id=", work.id(),
-                         " arrived after Exit; a session takes no work after "
-                         "its Exit")));
-        return;
-      }
-      if (!ids_.Insert(work.id())) {
-        FinishWith(grpc::Status(
-            grpc::StatusCode::INVALID_ARGUMENT,
-            absl::StrCat("Work id=", work.id(),
-                         " was already used in this session; ids must be "
-                         "unique within a session")));
-        return;
-      }
-      ++unanswered_;
-      ++tasks_;
-      env_.stats->work_received.fetch_add(1, std::memory_order_relaxed);
-      env_.stats->in_flight.fetch_add(1, std::memory_order_relaxed);
-      ops.units.push_back(work);
+    case v1::WorkMsg::kWork:
+      AcceptWork(in_.work(), ops);
       return;
-    }
+    case v1::WorkMsg::kBatch:
+      if (in_.batch().works().empty()) {
+        FinishWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "a WorkBatch must carry at least one Work"));
+        return;
+      }
+      batched_ = true;
+      for (const v1::Work& work : in_.batch().works()) {
+        if (!AcceptWork(work, ops)) return;
+      }
+      return;
     case v1::WorkMsg::kExit:
       if (exit_received_) {
         FinishWith(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -72,10 +62,35 @@ void Session::HandleMessage(Ops& ops) {
     case v1::WorkMsg::MSG_NOT_SET:
       FinishWith(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
-          "a WorkMsg must set exactly one of 'work' or 'exit'; this one set "
-          "neither (or only a field this service does not know)"));
+          "a WorkMsg must set exactly one of 'work', 'batch' or 'exit'; this "
+          "one set none (or only a field this service does not know)"));
       return;
   }
+}
+
+bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
+  if (exit_received_) {
+    FinishWith(grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat("Work id=", work.id(),
+                     " arrived after Exit; a session takes no work after its "
+                     "Exit")));
+    return false;
+  }
+  if (!ids_.Insert(work.id())) {
+    FinishWith(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("Work id=", work.id(),
+                     " was already used in this session; ids must be unique "
+                     "within a session")));
+    return false;
+  }
+  ++unanswered_;
+  ++tasks_;
+  env_.stats->work_received.fetch_add(1, std::memory_order_relaxed);
+  env_.stats->in_flight.fetch_add(1, std::memory_order_relaxed);
+  ops.units.push_back(work);
+  return true;
 }
 
 void Session::OnWriteDone(bool ok) {
@@ -83,11 +98,12 @@ void Session::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    if (out_.has_result()) {
-      --unanswered_;
-      env_.stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
-      if (ok) ++completed_;
-    }
+    const size_t written = out_.has_result()  ? 1
+                           : out_.has_batch() ? out_.batch().results_size()
+                                              : 0;
+    unanswered_ -= written;
+    env_.stats->in_flight.fetch_sub(written, std::memory_order_relaxed);
+    if (ok) completed_ += written;
     if (!ok) {
       FinishWith(grpc::Status(grpc::StatusCode::CANCELLED,
                               "the client went away before its results were "
@@ -126,11 +142,8 @@ void Session::FinishWith(grpc::Status status) {
   if (finish_status_.has_value()) return;
   finish_status_ = std::move(status);
   read_closed_ = true;
-  for (const v1::ResultMsg& msg : queue_) {
-    if (!msg.has_result()) continue;
-    --unanswered_;
-    env_.stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
-  }
+  unanswered_ -= queue_.size();
+  env_.stats->in_flight.fetch_sub(queue_.size(), std::memory_order_relaxed);
   queue_.clear();
 }
 
@@ -144,14 +157,7 @@ void Session::Plan(Ops& ops) {
     }
     return;
   }
-  if (exit_received_ && unanswered_ == 0 && !exited_queued_) {
-    // Every unit has been answered and written: Exited goes last.
-    exited_queued_ = true;
-    queue_.emplace_back().mutable_exited()->set_completed(completed_);
-  }
-  if (!writing_ && !queue_.empty()) {
-    out_ = std::move(queue_.front());
-    queue_.pop_front();
+  if (!writing_ && NextMessage()) {
     writing_ = true;
     ops.write = true;
     ++starting_;
@@ -163,6 +169,34 @@ void Session::Plan(Ops& ops) {
     ops.read = true;
     ++starting_;
   }
+}
+
+bool Session::NextMessage() {
+  if (!queue_.empty()) {
+    out_.Clear();
+    if (batched_) {
+      // Everything ready goes out together, up to a bound on the size.
+      v1::ResultBatch* batch = out_.mutable_batch();
+      const size_t n = std::min(queue_.size(), kMaxResultsPerBatch);
+      batch->mutable_results()->Reserve(static_cast<int>(n));
+      for (size_t i = 0; i < n; ++i) {
+        *batch->add_results() = std::move(queue_.front());
+        queue_.pop_front();
+      }
+    } else {
+      *out_.mutable_result() = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    return true;
+  }
+  if (exit_received_ && unanswered_ == 0 && !exited_sent_) {
+    // Every unit has been answered and written: Exited goes last.
+    exited_sent_ = true;
+    out_.Clear();
+    out_.mutable_exited()->set_completed(completed_);
+    return true;
+  }
+  return false;
 }
 
 void Session::Execute(Ops ops) {
@@ -241,7 +275,7 @@ void Session::Deliver(std::optional<v1::Result> result) {
       --unanswered_;
       env_.stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
     } else {
-      *queue_.emplace_back().mutable_result() = std::move(*result);
+      queue_.push_back(std::move(*result));
     }
     // Once gRPC is done with the session, the last task frees it.
     last = done_ && tasks_ == 0;

@@ -69,9 +69,17 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
 
   // Handles one message from the client.
   void HandleMessage(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes one unit for the pool; ends the session and returns false if it
+  // breaks the session's rules.
+  bool AcceptWork(const v1::Work& work, Ops& ops)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the session with `status` (the first call wins): results not yet
   // written are dropped, units not yet started are skipped.
   void FinishWith(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts the next message to write in out_: queued results (one, or all in a
+  // batch for a batching client), else the Exited once it is due. Returns
+  // false if there is nothing to write. Only while no write is in flight.
+  bool NextMessage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Decides which gRPC operations can start now.
   void Plan(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the operations in `ops`, then plans again until nothing is left.
@@ -93,13 +101,17 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
   // The message being written; touched only while `writing_`.
   v1::ResultMsg out_;
   SeenIds ids_ ABSL_GUARDED_BY(mu_);
-  std::deque<v1::ResultMsg> queue_ ABSL_GUARDED_BY(mu_);  // Results to write.
+  // At most this many results go in one ResultBatch (about 40 kB).
+  static constexpr size_t kMaxResultsPerBatch = 2048;
+
+  std::deque<v1::Result> queue_ ABSL_GUARDED_BY(mu_);  // Results to write.
+  bool batched_ ABSL_GUARDED_BY(mu_) = false;  // The client sent a batch.
   bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
   bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;      // A write is in flight.
   int starting_ ABSL_GUARDED_BY(mu_) = 0;  // Ops decided but not yet started.
   bool exit_received_ ABSL_GUARDED_BY(mu_) = false;
-  bool exited_queued_ ABSL_GUARDED_BY(mu_) = false;
+  bool exited_sent_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
   bool finish_started_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has run.

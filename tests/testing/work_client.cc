@@ -35,6 +35,9 @@ std::vector<v1::Result> SessionOutcome::results() const {
   std::vector<v1::Result> results;
   for (const v1::ResultMsg& message : messages) {
     if (message.has_result()) results.push_back(message.result());
+    for (const v1::Result& result : message.batch().results()) {
+      results.push_back(result);
+    }
   }
   return results;
 }

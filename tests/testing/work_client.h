@@ -26,7 +26,7 @@ struct SessionOutcome {
   std::vector<v1::ResultMsg> messages;
   grpc::Status status;
 
-  // The Result messages only.
+  // The results, whether they came alone or in batches.
   std::vector<v1::Result> results() const;
   // How many results have `performed`.
   int CountPerformed(v1::Performed performed) const;

@@ -91,7 +91,7 @@ TEST_F(BadInputTest, EachGetsItsDocumentedStatusAndServiceGoesOn) {
   v1::WorkMsg unknown_member;  // A oneof member from a newer contract.
   unknown_member.GetReflection()
       ->MutableUnknownFields(&unknown_member)
-      ->AddLengthDelimited(3, "\x0a\x04\x08\x01\x10\x02");
+      ->AddLengthDelimited(4, "\x0a\x04\x08\x01\x10\x02");
   v1::WorkMsg oversized = WorkMessage(1, 1);
   oversized.GetReflection()->MutableUnknownFields(&oversized)->AddLengthDelimited(
       99, std::string(8192, 'x'));

@@ -188,6 +188,38 @@ TEST(WorkServiceTest, FailureReachesWaitersAndIsNotCached) {
   EXPECT_EQ(stats->in_flight(), 0u);
 }
 
+TEST(WorkServiceTest, BatchedSessionGetsItsResultsInBatches) {
+  ServiceProcess service = StartOrDie({"--work=sleep:20ms", "--threads=2"});
+  auto stub = NewWorkStub(service.address);
+  v1::WorkMsg batch;
+  for (uint64_t id = 0; id < 200; ++id) {
+    v1::Work* work = batch.mutable_batch()->add_works();
+    work->set_id(id);
+    work->set_key(id % 10);  // Ten keys, each asked for twenty times.
+  }
+  SessionOutcome outcome = RunSession(*stub, {batch, ExitMessage()});
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  ASSERT_GE(outcome.messages.size(), 2u);
+  // Every message but the last is a batch: results that are ready together
+  // travel together.
+  for (size_t i = 0; i + 1 < outcome.messages.size(); ++i) {
+    ASSERT_TRUE(outcome.messages[i].has_batch()) << "message " << i;
+    EXPECT_GT(outcome.messages[i].batch().results_size(), 0);
+  }
+  ASSERT_TRUE(outcome.messages.back().has_exited());
+  EXPECT_EQ(outcome.messages.back().exited().completed(), 200u);
+  // Far fewer messages than results.
+  EXPECT_LT(outcome.messages.size(), 100u);
+  std::vector<uint64_t> ids;
+  for (const v1::Result& result : outcome.results()) {
+    ids.push_back(result.id());
+    EXPECT_EQ(result.value(), result.key());
+  }
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, Iota(200));
+  EXPECT_EQ(outcome.CountPerformed(v1::PERFORMED_NEW), 10);
+}
+
 struct BadSession {
   std::string name;
   std::vector<v1::WorkMsg> messages;
@@ -209,11 +241,31 @@ TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
        grpc::StatusCode::FAILED_PRECONDITION,
        "after Exit"},
       {"empty message", {v1::WorkMsg()}, grpc::StatusCode::INVALID_ARGUMENT,
-       "neither"},
+       "set none"},
       {"exit twice",
        {WorkMessage(1, 40), ExitMessage(), ExitMessage()},
        grpc::StatusCode::FAILED_PRECONDITION,
        "second Exit"},
+      {"empty batch",
+       {[] {
+          v1::WorkMsg message;
+          message.mutable_batch();
+          return message;
+        }()},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "at least one Work"},
+      {"duplicate id inside a batch",
+       {[] {
+          v1::WorkMsg message;
+          for (int i = 0; i < 2; ++i) {
+            v1::Work* work = message.mutable_batch()->add_works();
+            work->set_id(3);
+            work->set_key(50 + i);
+          }
+          return message;
+        }()},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "id=3 was already used"},
   };
   for (const BadSession& bad : cases) {
     SCOPED_TRACE(bad.name);
