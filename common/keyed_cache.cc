@@ -35,19 +35,54 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
     in_progress_.emplace(key, state);
   }
 
+  return ComputeAndPublish(key, compute, std::move(state));
+}
+
+std::optional<KeyedCache::Outcome> KeyedCache::GetOrComputeOrPark(
+    uint64_t key, ComputeFn compute, Continuation then) {
+  std::shared_ptr<InProgress> state;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = ready_.find(key); it != ready_.end()) {
+      const uint32_t index = it->second;
+      Unlink(index);
+      PushMostRecent(index);
+      return Outcome{nodes_[index].value, /*computed=*/false,
+                     /*waited=*/false};
+    }
+    if (auto it = in_progress_.find(key); it != in_progress_.end()) {
+      it->second->parked.push_back(std::move(then));
+      ++waiting_;
+      waiting_grew_.SignalAll();
+      return std::nullopt;
+    }
+    state = std::make_shared<InProgress>();
+    in_progress_.emplace(key, state);
+  }
+  return ComputeAndPublish(key, compute, std::move(state));
+}
+
+KeyedCache::Outcome KeyedCache::ComputeAndPublish(
+    uint64_t key, ComputeFn compute, std::shared_ptr<InProgress> state) {
   // The work itself runs with no lock held, so other keys proceed in parallel.
   absl::StatusOr<uint64_t> result = RunCompute(key, compute);
 
+  std::vector<Continuation> parked;
   {
     absl::MutexLock lock(&mu_);
     in_progress_.erase(key);
     if (result.ok()) Publish(key, *result);
     state->result = result;
     state->done = true;
+    parked.swap(state->parked);
+    waiting_ -= parked.size();
   }
   // Waiters re-check `done` under mu_, so signalling after unlocking is safe;
   // `state` stays alive through our reference.
   state->cv.SignalAll();
+  for (Continuation& then : parked) {
+    std::move(then)(Outcome{result, /*computed=*/false, /*waited=*/true});
+  }
   return Outcome{std::move(result), /*computed=*/true, /*waited=*/false};
 }
 

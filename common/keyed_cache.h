@@ -21,6 +21,12 @@
 //   return absl::StatusOr<uint64_t>(key * 2);
 // });
 //
+// Waiting without a thread: GetOrComputeOrPark() does the same, except that a
+// caller who finds its key in progress leaves a continuation instead of
+// blocking; the computing caller runs it, on its own thread, once the outcome
+// is known. A pool whose workers park instead of block keeps serving other
+// keys while one hot key is being computed.
+//
 // Thread safety: all methods may be called concurrently from any thread.
 // GetOrCompute() blocks while another caller computes the same key, so call it
 // from worker threads, never from an event loop that must not block.
@@ -30,10 +36,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -68,6 +76,18 @@ class KeyedCache {
   // caches a successful value and returns it.
   Outcome GetOrCompute(uint64_t key, ComputeFn compute) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // What to run with the outcome of a computation a caller had to wait for.
+  using Continuation = absl::AnyInvocable<void(Outcome) &&>;
+
+  // Like GetOrCompute(), but never blocks for another caller: if `key` is in
+  // progress, parks `then` and returns nullopt; `then` later runs on the
+  // thread that computed the key, with no lock held, with waited = true.
+  // Otherwise returns the outcome (from the cache, or computed here, after
+  // running the continuations parked meanwhile) and drops `then`.
+  std::optional<Outcome> GetOrComputeOrPark(uint64_t key, ComputeFn compute,
+                                            Continuation then)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Keys whose value is cached.
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
   // Keys evicted to make room, since construction.
@@ -96,6 +116,8 @@ class KeyedCache {
     // The fields below are guarded by KeyedCache::mu_.
     bool done = false;
     absl::StatusOr<uint64_t> result;
+    // Callers waiting without a thread (GetOrComputeOrPark).
+    std::vector<Continuation> parked;
   };
 
   // A ready key, in the recency list: a doubly linked list threaded through
@@ -108,6 +130,12 @@ class KeyedCache {
                      // the free list.
   };
   static constexpr uint32_t kNone = UINT32_MAX;
+
+  // Computes `key` (marked in progress by the caller), publishes the outcome,
+  // wakes the blocked waiters and runs the parked ones.
+  Outcome ComputeAndPublish(uint64_t key, ComputeFn compute,
+                            std::shared_ptr<InProgress> state)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs `compute`, turning an exception into an error.
   static absl::StatusOr<uint64_t> RunCompute(uint64_t key, ComputeFn compute);

@@ -236,9 +236,16 @@ void Session::RunUnit(const v1::Work& work) {
     return;
   }
 
-  KeyedCache::Outcome outcome = env_.cache->GetOrCompute(
-      work.key(), [this](uint64_t key) { return env_.work->Compute(key); });
+  // A unit whose key is being computed by another unit parks instead of
+  // blocking this pool thread; the computing thread completes it.
+  std::optional<KeyedCache::Outcome> outcome = env_.cache->GetOrComputeOrPark(
+      work.key(), [this](uint64_t key) { return env_.work->Compute(key); },
+      [this, work](KeyedCache::Outcome parked) { CompleteUnit(work, parked); });
+  if (outcome.has_value()) CompleteUnit(work, *outcome);
+}
 
+void Session::CompleteUnit(const v1::Work& work,
+                           const KeyedCache::Outcome& outcome) {
   v1::Result result;
   result.set_id(work.id());
   result.set_key(work.key());

@@ -2,7 +2,9 @@
 //
 // The session reads WorkMsg from the client, one read in flight. Each Work is
 // handed to the thread pool, where the unit looks its key up in the shared
-// KeyedCache (computing it, or waiting for whoever is). The pool thread hands
+// KeyedCache: it reads it, computes it, or, if another unit is computing it,
+// parks until that unit's thread completes it (so a hot key ties up one pool
+// thread, not one per waiter). The pool thread hands
 // the Result back to the session's write queue; one write is in flight at a
 // time. After Exit (or the client half-closing) and once every unit's Result
 // has been written, the session writes one Exited and finishes with OK.
@@ -87,6 +89,11 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
 
   // Runs one unit on a pool thread and hands its Result to the write queue.
   void RunUnit(const v1::Work& work) ABSL_LOCKS_EXCLUDED(mu_);
+  // Turns a unit's cache outcome into its Result and delivers it. Runs on
+  // the pool: on the unit's thread, or on the thread that computed the key
+  // the unit was parked on.
+  void CompleteUnit(const v1::Work& work, const KeyedCache::Outcome& outcome)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Called on the pool once a unit is over; `result` is empty for a unit that
   // was skipped. Deletes the session if it was the last reference.
   void Deliver(std::optional<v1::Result> result) ABSL_LOCKS_EXCLUDED(mu_);

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -454,6 +455,92 @@ TEST(KeyedCacheBoundedTest, UnboundedKeepsEverything) {
   for (uint64_t key = 0; key < 10000; ++key) cache.GetOrCompute(key, Double);
   EXPECT_EQ(cache.size(), 10000u);
   EXPECT_EQ(cache.evictions(), 0u);
+}
+
+}  // namespace
+}  // namespace pieces
+
+namespace pieces {
+namespace {
+
+TEST(KeyedCacheParkTest, WaitersParkWithoutBlockingAndAreCompletedByTheComputer) {
+  KeyedCache cache;
+  BlockingCompute slow([](uint64_t key) { return absl::StatusOr<uint64_t>(key + 1); });
+  std::optional<KeyedCache::Outcome> computer_outcome;
+  std::thread computer([&] {
+    computer_outcome = cache.GetOrComputeOrPark(
+        5, [&slow](uint64_t k) { return slow(k); },
+        [](KeyedCache::Outcome) { ADD_FAILURE() << "the computer never parks"; });
+  });
+  ASSERT_TRUE(slow.AwaitStarted());
+
+  // This thread parks 100 waiters; none of the calls blocks.
+  std::vector<KeyedCache::Outcome> parked_outcomes;
+  absl::Mutex mu;
+  std::thread::id computer_thread;
+  for (int i = 0; i < 100; ++i) {
+    std::optional<KeyedCache::Outcome> now = cache.GetOrComputeOrPark(
+        5, [](uint64_t) { return absl::StatusOr<uint64_t>(0); },
+        [&](KeyedCache::Outcome outcome) {
+          absl::MutexLock lock(&mu);
+          parked_outcomes.push_back(std::move(outcome));
+          computer_thread = std::this_thread::get_id();
+        });
+    ASSERT_FALSE(now.has_value());
+  }
+  EXPECT_EQ(cache.waiting(), 100u);
+  slow.Release();
+  computer.join();
+
+  ASSERT_TRUE(computer_outcome.has_value());
+  EXPECT_TRUE(computer_outcome->computed);
+  EXPECT_EQ(slow.calls(), 1);
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(parked_outcomes.size(), 100u);
+  for (const KeyedCache::Outcome& outcome : parked_outcomes) {
+    ASSERT_TRUE(outcome.value.ok());
+    EXPECT_EQ(*outcome.value, 6u);
+    EXPECT_TRUE(outcome.waited);
+    EXPECT_FALSE(outcome.computed);
+  }
+  EXPECT_NE(computer_thread, std::this_thread::get_id());
+  EXPECT_EQ(cache.waiting(), 0u);
+}
+
+TEST(KeyedCacheParkTest, ParkedWaitersGetTheFailureAndTheKeyIsNotCached) {
+  KeyedCache cache;
+  BlockingCompute failing(
+      [](uint64_t) { return absl::StatusOr<uint64_t>(absl::UnavailableError("down")); });
+  std::thread computer([&] {
+    cache.GetOrComputeOrPark(9, [&failing](uint64_t k) { return failing(k); },
+                             [](KeyedCache::Outcome) {});
+  });
+  ASSERT_TRUE(failing.AwaitStarted());
+  absl::Status parked_status;
+  ASSERT_FALSE(cache
+                   .GetOrComputeOrPark(
+                       9, [](uint64_t) { return absl::StatusOr<uint64_t>(0); },
+                       [&](KeyedCache::Outcome outcome) {
+                         parked_status = outcome.value.status();
+                       })
+                   .has_value());
+  failing.Release();
+  computer.join();
+  EXPECT_EQ(parked_status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.computing(), 0u);
+}
+
+TEST(KeyedCacheParkTest, ReadyKeyAnswersAtOnce) {
+  KeyedCache cache;
+  cache.GetOrCompute(3, [](uint64_t k) { return absl::StatusOr<uint64_t>(k); });
+  std::optional<KeyedCache::Outcome> outcome = cache.GetOrComputeOrPark(
+      3, [](uint64_t) { return absl::StatusOr<uint64_t>(0); },
+      [](KeyedCache::Outcome) { ADD_FAILURE() << "a ready key never parks"; });
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_FALSE(outcome->computed);
+  EXPECT_FALSE(outcome->waited);
+  EXPECT_EQ(*outcome->value, 3u);
 }
 
 }  // namespace
