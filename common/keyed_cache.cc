@@ -26,8 +26,10 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
       // makes a spurious wake-up go back to waiting.
       std::shared_ptr<InProgress> other = it->second;
       ++waiting_;
+      ++other->blocked;
       waiting_grew_.SignalAll();
       while (!other->done) other->cv.Wait(&mu_);
+      --other->blocked;
       --waiting_;
       return Outcome{other->result, /*computed=*/false, /*waited=*/true};
     }
@@ -38,28 +40,56 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
   return ComputeAndPublish(key, compute, std::move(state));
 }
 
-std::optional<KeyedCache::Outcome> KeyedCache::GetOrComputeOrPark(
-    uint64_t key, ComputeFn compute, Continuation then) {
+KeyedCache::Lookup KeyedCache::LookupOrClaim(uint64_t key,
+                                             Continuation then) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = ready_.find(key); it != ready_.end()) {
+    const uint32_t index = it->second;
+    Unlink(index);
+    PushMostRecent(index);
+    return Lookup{Found::kReady, nodes_[index].value};
+  }
+  if (auto it = in_progress_.find(key); it != in_progress_.end()) {
+    it->second->parked.push_back(std::move(then));
+    ++waiting_;
+    waiting_grew_.SignalAll();
+    return Lookup{Found::kParked};
+  }
+  in_progress_.emplace(key, std::make_shared<InProgress>());
+  return Lookup{Found::kClaimed};
+}
+
+KeyedCache::Outcome KeyedCache::CompleteClaim(uint64_t key,
+                                              ComputeFn compute) {
   std::shared_ptr<InProgress> state;
   {
     absl::MutexLock lock(&mu_);
-    if (auto it = ready_.find(key); it != ready_.end()) {
-      const uint32_t index = it->second;
-      Unlink(index);
-      PushMostRecent(index);
-      return Outcome{nodes_[index].value, /*computed=*/false,
-                     /*waited=*/false};
-    }
-    if (auto it = in_progress_.find(key); it != in_progress_.end()) {
-      it->second->parked.push_back(std::move(then));
-      ++waiting_;
-      waiting_grew_.SignalAll();
-      return std::nullopt;
-    }
-    state = std::make_shared<InProgress>();
-    in_progress_.emplace(key, state);
+    state = in_progress_.at(key);  // Claimed by the caller: it is there.
   }
   return ComputeAndPublish(key, compute, std::move(state));
+}
+
+bool KeyedCache::AbandonClaim(uint64_t key) {
+  absl::MutexLock lock(&mu_);
+  auto it = in_progress_.find(key);
+  if (it == in_progress_.end()) return true;
+  if (!it->second->parked.empty() || it->second->blocked > 0) return false;
+  in_progress_.erase(it);
+  return true;
+}
+
+std::optional<KeyedCache::Outcome> KeyedCache::GetOrComputeOrPark(
+    uint64_t key, ComputeFn compute, Continuation then) {
+  const Lookup lookup = LookupOrClaim(key, std::move(then));
+  switch (lookup.found) {
+    case Found::kReady:
+      return Outcome{lookup.value, /*computed=*/false, /*waited=*/false};
+    case Found::kParked:
+      return std::nullopt;
+    case Found::kClaimed:
+      break;
+  }
+  return CompleteClaim(key, compute);
 }
 
 KeyedCache::Outcome KeyedCache::ComputeAndPublish(

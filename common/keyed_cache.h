@@ -21,11 +21,13 @@
 //   return absl::StatusOr<uint64_t>(key * 2);
 // });
 //
-// Waiting without a thread: GetOrComputeOrPark() does the same, except that a
-// caller who finds its key in progress leaves a continuation instead of
-// blocking; the computing caller runs it, on its own thread, once the outcome
-// is known. A pool whose workers park instead of block keeps serving other
-// keys while one hot key is being computed.
+// Waiting without a thread: LookupOrClaim() never blocks. It answers a ready
+// key at once, claims an absent key for the caller (who computes it later with
+// CompleteClaim(), on a worker thread), or parks a continuation on a key in
+// progress; the computing caller runs the continuations, on its own thread,
+// once the outcome is known. An event loop can thus decide every unit the
+// moment it arrives, in arrival order, and a hot key ties up one worker, not
+// one per waiter. GetOrComputeOrPark() is the same in one call.
 //
 // Thread safety: all methods may be called concurrently from any thread.
 // GetOrCompute() blocks while another caller computes the same key, so call it
@@ -79,11 +81,37 @@ class KeyedCache {
   // What to run with the outcome of a computation a caller had to wait for.
   using Continuation = absl::AnyInvocable<void(Outcome) &&>;
 
-  // Like GetOrCompute(), but never blocks for another caller: if `key` is in
-  // progress, parks `then` and returns nullopt; `then` later runs on the
-  // thread that computed the key, with no lock held, with waited = true.
-  // Otherwise returns the outcome (from the cache, or computed here, after
-  // running the continuations parked meanwhile) and drops `then`.
+  // What LookupOrClaim() found.
+  enum class Found {
+    kReady,    // The value is cached: Lookup::value.
+    kClaimed,  // The key was absent and is now in progress for the caller,
+               // who must call CompleteClaim() or AbandonClaim() once.
+    kParked,   // Another caller is computing it; `then` will run.
+  };
+  struct Lookup {
+    Found found;
+    uint64_t value = 0;  // Set for kReady.
+  };
+
+  // Never blocks and never computes. For kParked, keeps `then`: it runs on
+  // the thread that completes the key, with no lock held, with waited = true.
+  // Otherwise drops `then`.
+  Lookup LookupOrClaim(uint64_t key, Continuation then)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Computes a key this caller claimed, publishes a successful value, wakes
+  // the blocked waiters and runs the parked continuations. Returns the
+  // outcome, with computed = true.
+  Outcome CompleteClaim(uint64_t key, ComputeFn compute)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Gives up a claim nobody waits for: the key goes back to absent and true
+  // is returned. If someone waits, returns false: the caller must complete
+  // the claim.
+  bool AbandonClaim(uint64_t key) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // LookupOrClaim(), then CompleteClaim() on this thread if claimed: nullopt
+  // when parked.
   std::optional<Outcome> GetOrComputeOrPark(uint64_t key, ComputeFn compute,
                                             Continuation then)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -116,8 +144,10 @@ class KeyedCache {
     // The fields below are guarded by KeyedCache::mu_.
     bool done = false;
     absl::StatusOr<uint64_t> result;
-    // Callers waiting without a thread (GetOrComputeOrPark).
+    // Callers waiting without a thread (LookupOrClaim).
     std::vector<Continuation> parked;
+    // Callers blocked in GetOrCompute on `cv`.
+    int blocked = 0;
   };
 
   // A ready key, in the recency list: a doubly linked list threaded through

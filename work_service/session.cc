@@ -86,10 +86,29 @@ bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
     return false;
   }
   ++unanswered_;
-  ++tasks_;
   env_.stats->work_received.fetch_add(1, std::memory_order_relaxed);
   env_.stats->in_flight.fetch_add(1, std::memory_order_relaxed);
-  ops.units.push_back(work);
+  // Decided now, in arrival order and without blocking: a cached key is
+  // answered here; the first unit for an absent key claims it and goes to
+  // the pool; a unit whose key is in progress parks until the unit computing
+  // it completes it, on that unit's pool thread.
+  const KeyedCache::Lookup lookup = env_.cache->LookupOrClaim(
+      work.key(),
+      [this, work](KeyedCache::Outcome outcome) { CompleteUnit(work, outcome); });
+  switch (lookup.found) {
+    case KeyedCache::Found::kReady:
+      queue_.push_back(MakeResult(
+          work, KeyedCache::Outcome{lookup.value, /*computed=*/false,
+                                    /*waited=*/false}));
+      break;
+    case KeyedCache::Found::kClaimed:
+      ++tasks_;
+      ops.units.push_back(work);
+      break;
+    case KeyedCache::Found::kParked:
+      ++tasks_;  // The continuation refers to this session.
+      break;
+  }
   return true;
 }
 
@@ -224,28 +243,30 @@ void Session::Execute(Ops ops) {
 }
 
 void Session::RunUnit(const v1::Work& work) {
-  bool skip;
+  bool ended;
   {
     absl::MutexLock lock(&mu_);
-    skip = finish_status_.has_value();
+    ended = finish_status_.has_value();
   }
-  if (skip) {
-    // The session ended before this unit started: nobody wants its result.
+  // The session ended before this unit started: nobody wants its result,
+  // and unless another unit waits for the key, it is not computed.
+  if (ended && env_.cache->AbandonClaim(work.key())) {
     env_.stats->cancelled.fetch_add(1, std::memory_order_relaxed);
     Deliver(std::nullopt);
     return;
   }
-
-  // A unit whose key is being computed by another unit parks instead of
-  // blocking this pool thread; the computing thread completes it.
-  std::optional<KeyedCache::Outcome> outcome = env_.cache->GetOrComputeOrPark(
-      work.key(), [this](uint64_t key) { return env_.work->Compute(key); },
-      [this, work](KeyedCache::Outcome parked) { CompleteUnit(work, parked); });
-  if (outcome.has_value()) CompleteUnit(work, *outcome);
+  CompleteUnit(work, env_.cache->CompleteClaim(work.key(), [this](uint64_t key) {
+    return env_.work->Compute(key);
+  }));
 }
 
 void Session::CompleteUnit(const v1::Work& work,
                            const KeyedCache::Outcome& outcome) {
+  Deliver(MakeResult(work, outcome));
+}
+
+v1::Result Session::MakeResult(const v1::Work& work,
+                               const KeyedCache::Outcome& outcome) const {
   v1::Result result;
   result.set_id(work.id());
   result.set_key(work.key());
@@ -268,7 +289,7 @@ void Session::CompleteUnit(const v1::Work& work,
         std::string(outcome.value.status().message()));
     stats.failed.fetch_add(1, std::memory_order_relaxed);
   }
-  Deliver(std::move(result));
+  return result;
 }
 
 void Session::Deliver(std::optional<v1::Result> result) {

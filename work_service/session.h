@@ -1,16 +1,20 @@
 // One WorkService.Process stream: a session of units of work.
 //
 // The session reads WorkMsg from the client, one read in flight. Each Work is
-// handed to the thread pool, where the unit looks its key up in the shared
-// KeyedCache: it reads it, computes it, or, if another unit is computing it,
-// parks until that unit's thread completes it (so a hot key ties up one pool
-// thread, not one per waiter). The pool thread hands
+// looked up in the shared KeyedCache as it arrives (a short lock, never a
+// wait): a cached key is answered at once; the first unit for an absent key
+// claims it and is computed on the thread pool; a unit whose key is in
+// progress parks until the pool thread computing that key completes it. So
+// the first of several equal keys in arrival order is the one computed, and a
+// hot key ties up one pool thread, not one per waiter. The pool thread hands
 // the Result back to the session's write queue; one write is in flight at a
 // time. After Exit (or the client half-closing) and once every unit's Result
 // has been written, the session writes one Exited and finishes with OK.
 //
 // Threads: OnReadDone/OnWriteDone/OnCancel/OnDone run on gRPC's threads and
-// never block. RunUnit runs on the pool. All state is guarded by mu_, and no
+// never block (the cache lookup holds its lock only to read or claim). RunUnit
+// and the parked units' continuations run on the pool. Lock order: mu_, then
+// the cache's lock; the cache runs continuations with its lock released. All state is guarded by mu_, and no
 // gRPC operation (StartRead, StartWrite, Finish) is started with mu_ held,
 // because gRPC may run a reaction inline from inside that call.
 //
@@ -87,8 +91,13 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
   // Starts the operations in `ops`, then plans again until nothing is left.
   void Execute(Ops ops) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Runs one unit on a pool thread and hands its Result to the write queue.
+  // Computes a unit's claimed key on a pool thread and hands its Result to
+  // the write queue (or drops the claim if the session has ended and nobody
+  // waits for the key).
   void RunUnit(const v1::Work& work) ABSL_LOCKS_EXCLUDED(mu_);
+  // The Result of `work` given its cache outcome; counts it in the stats.
+  v1::Result MakeResult(const v1::Work& work,
+                        const KeyedCache::Outcome& outcome) const;
   // Turns a unit's cache outcome into its Result and delivers it. Runs on
   // the pool: on the unit's thread, or on the thread that computed the key
   // the unit was parked on.
