@@ -1,5 +1,6 @@
 #include "child_process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -136,6 +138,56 @@ absl::StatusOr<int> ChildProcess::AwaitPort(absl::Duration timeout) {
     return absl::InternalError(absl::StrCat("cannot read the port of ", name_));
   }
   return port;
+}
+
+absl::StatusOr<ChildProcess::Usage> ChildProcess::ReadUsage() const {
+  Usage usage;
+  {
+    std::ifstream stat(absl::StrCat("/proc/", pid_, "/stat"));
+    std::string text((std::istreambuf_iterator<char>(stat)),
+                     std::istreambuf_iterator<char>());
+    // The fields after the command name, which is in parentheses and may
+    // hold spaces: state is field 3, utime 14 and stime 15.
+    const size_t close = text.rfind(')');
+    if (close == std::string::npos) {
+      return absl::InternalError(
+          absl::StrCat("cannot read /proc/", pid_, "/stat"));
+    }
+    std::vector<absl::string_view> fields = absl::StrSplit(
+        absl::string_view(text).substr(close + 2), ' ', absl::SkipEmpty());
+    int64_t utime = 0, stime = 0;
+    if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+        !absl::SimpleAtoi(fields[12], &stime)) {
+      return absl::InternalError(
+          absl::StrCat("cannot read /proc/", pid_, "/stat"));
+    }
+    const long ticks = sysconf(_SC_CLK_TCK);
+    usage.cpu = absl::Seconds(static_cast<double>(utime + stime) /
+                              static_cast<double>(ticks > 0 ? ticks : 100));
+  }
+  const std::string tasks = absl::StrCat("/proc/", pid_, "/task");
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot list ", tasks));
+  }
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream status(absl::StrCat(tasks, "/", entry->d_name, "/status"));
+    std::string line;
+    while (std::getline(status, line)) {
+      absl::string_view rest = line;
+      if (!absl::ConsumePrefix(&rest, "voluntary_ctxt_switches:") &&
+          !absl::ConsumePrefix(&rest, "nonvoluntary_ctxt_switches:")) {
+        continue;
+      }
+      uint64_t count = 0;
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &count)) {
+        usage.context_switches += count;
+      }
+    }
+  }
+  closedir(dir);
+  return usage;
 }
 
 std::string ChildProcess::output() const {

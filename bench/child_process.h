@@ -44,6 +44,15 @@ class ChildProcess {
   // Resident memory (VmRSS from /proc/PID/status), in bytes.
   absl::StatusOr<int64_t> ResidentBytes() const;
 
+  // What the program has used so far: CPU time (user + system, from
+  // /proc/PID/stat, in clock ticks of 10 ms) and context switches (voluntary
+  // and not, summed over its living threads from /proc/PID/task/*/status).
+  struct Usage {
+    absl::Duration cpu;
+    uint64_t context_switches = 0;
+  };
+  absl::StatusOr<Usage> ReadUsage() const;
+
   pid_t pid() const { return pid_; }
   const std::string& name() const { return name_; }
 

@@ -166,12 +166,59 @@ absl::Status AwaitStreams(const Streams<Traits>& streams,
   return first;
 }
 
+// What the server processes of a measurement (none for the in-process echo
+// server) use over its window: Start() as it opens, Stop() as it closes, then
+// AddTo() with the units answered in it.
+class UsageMeter {
+ public:
+  explicit UsageMeter(std::vector<const ChildProcess*> servers)
+      : servers_(std::move(servers)) {}
+
+  absl::Status Start() { return Read(&start_); }
+  absl::Status Stop() { return Read(&stop_); }
+
+  // Adds the usage per unit between Start() and Stop() to `sample`.
+  void AddTo(uint64_t units, Sample* sample) const {
+    if (servers_.empty() || units == 0) return;
+    sample->has_usage = true;
+    sample->cpu_us_per_unit =
+        absl::ToDoubleMicroseconds(stop_.cpu - start_.cpu) / units;
+    sample->switches_per_unit =
+        static_cast<double>(stop_.context_switches - start_.context_switches) /
+        units;
+  }
+
+ private:
+  absl::Status Read(ChildProcess::Usage* usage) const {
+    absl::StatusOr<ChildProcess::Usage> sum = Sum();
+    if (!sum.ok()) return sum.status();
+    *usage = *sum;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ChildProcess::Usage> Sum() const {
+    ChildProcess::Usage total;
+    for (const ChildProcess* server : servers_) {
+      absl::StatusOr<ChildProcess::Usage> usage = server->ReadUsage();
+      if (!usage.ok()) return usage.status();
+      total.cpu += usage->cpu;
+      total.context_switches += usage->context_switches;
+    }
+    return total;
+  }
+
+  const std::vector<const ChildProcess*> servers_;
+  ChildProcess::Usage start_;
+  ChildProcess::Usage stop_;
+};
+
 // Measures the steady rate of answered units over `streams` streams, each
-// made by `make(i, counter)`: warms up, counts answers over `measure`, then
-// stops the streams and waits for them.
+// made by `make(i, counter)`: warms up, counts answers over `measure` (and
+// what `servers` use meanwhile), then stops the streams and waits for them.
 template <typename Traits>
-absl::StatusOr<double> MeasureStreams(
+absl::StatusOr<Sample> MeasureStreams(
     int streams, absl::Duration warmup, absl::Duration measure,
+    const std::vector<const ChildProcess*>& servers,
     const std::function<std::unique_ptr<PipelinedStream<Traits>>(
         int i, std::atomic<uint64_t>* answered)>& make,
     absl::string_view what) {
@@ -179,17 +226,23 @@ absl::StatusOr<double> MeasureStreams(
   Streams<Traits> list;
   for (int i = 0; i < streams; ++i) list.push_back(make(i, &answered));
   absl::SleepFor(warmup);
+  UsageMeter meter(servers);
+  absl::Status status = meter.Start();
   const uint64_t before = answered.load();
   const absl::Time begin = absl::Now();
   absl::SleepFor(measure);
   const uint64_t after = answered.load();
   const absl::Time end = absl::Now();
+  if (status.ok()) status = meter.Stop();
+  Sample sample;
+  sample.rate = static_cast<double>(after - before) /
+                absl::ToDoubleSeconds(end - begin);
+  if (status.ok()) meter.AddTo(after - before, &sample);
   for (auto& stream : list) stream->Stop();
-  if (absl::Status status = AwaitStreams(list, what); !status.ok()) {
-    return status;
-  }
-  return static_cast<double>(after - before) /
-         absl::ToDoubleSeconds(end - begin);
+  absl::Status streams_status = AwaitStreams(list, what);
+  if (!streams_status.ok()) return streams_status;
+  if (!status.ok()) return status;
+  return sample;
 }
 
 // ---------------------------------------------------------------------------
@@ -274,6 +327,30 @@ std::string LatencyText(const Summary& summary) {
                       Millis(summary.p50), ", p99 ", Millis(summary.p99));
 }
 
+// "echo 10.2 us CPU and 0.8 context switches per msg": the medians of what
+// the servers used per unit, when measured.
+std::string UsageText(const std::string& who, const Summary& summary,
+                      const std::string& unit) {
+  if (!summary.has_usage) return "";
+  return absl::StrFormat("%s %.1f us CPU and %.2f context switches per %s",
+                         who, summary.cpu_us_per_unit,
+                         summary.switches_per_unit, unit);
+}
+
+// "server use: echo ...; work_service ..." for a pair, or "" if unmeasured.
+std::string PairUsage(const Paired& paired, const std::string& ceiling,
+                      const std::string& subject, const std::string& unit) {
+  if (!paired.ceiling.has_usage && !paired.subject.has_usage) return "";
+  std::vector<std::string> parts;
+  if (paired.ceiling.has_usage) {
+    parts.push_back(UsageText(ceiling, paired.ceiling, unit));
+  }
+  if (paired.subject.has_usage) {
+    parts.push_back(UsageText(subject, paired.subject, unit));
+  }
+  return absl::StrCat("server side: ", absl::StrJoin(parts, "; "));
+}
+
 std::string RatioRange(const Paired& paired) {
   return absl::StrCat("per-round ratios ", TwoDecimals(paired.ratio_low), "-",
                       TwoDecimals(paired.ratio_high));
@@ -336,6 +413,10 @@ class Bench {
   const Report& report() const { return report_; }
 
  private:
+  void NoteIfAny(const std::string& text) {
+    if (!text.empty()) report_.Note(text);
+  }
+
   static std::string LoadAverage() {
     FILE* file = fopen("/proc/loadavg", "r");
     if (file == nullptr) return "unknown";
@@ -404,14 +485,20 @@ class Bench {
     return AwaitConnected(*echo_channel_, echo_address_);
   }
 
+  // The echo server's process, to measure what it uses; none in process.
+  std::vector<const ChildProcess*> EchoServers() const {
+    if (echo_child_.process == nullptr) return {};
+    return {echo_child_.process.get()};
+  }
+
   // --- Stream measurements --------------------------------------------------
 
   // The bare echo stream over `streams` streams; needs EnsureEcho().
   MeasureFn EchoStreams(int streams) {
     return [this, streams]() -> absl::StatusOr<Sample> {
       Echo::Stub* stub = echo_stub_.get();
-      absl::StatusOr<double> rate = MeasureStreams<EchoTraits>(
-          streams, warmup_, measure_,
+      return MeasureStreams<EchoTraits>(
+          streams, warmup_, measure_, EchoServers(),
           [&](int, std::atomic<uint64_t>* answered) {
             StreamOptions options;
             options.window = window_;
@@ -422,8 +509,6 @@ class Bench {
                 });
           },
           "echo stream");
-      if (!rate.ok()) return rate.status();
-      return Sample{*rate, {}, {}};
     };
   }
 
@@ -449,13 +534,16 @@ class Bench {
     return AwaitStreams(streams, what);
   }
 
-  // Process sessions on `stub` whose keys are key(id).
-  MeasureFn ProcessSessions(WorkService::Stub* stub, int sessions,
+  // Process sessions on `work`'s stub whose keys are key(id).
+  MeasureFn ProcessSessions(const Connected<WorkService>& work, int sessions,
                             std::function<uint64_t(uint64_t)> key,
                             std::string what) {
-    return [this, stub, sessions, key, what]() -> absl::StatusOr<Sample> {
-      absl::StatusOr<double> rate = MeasureStreams<ProcessTraits>(
-          sessions, warmup_, measure_,
+    WorkService::Stub* stub = work.stub.get();
+    const ChildProcess* server = work.service.process.get();
+    return [this, stub, server, sessions, key,
+            what]() -> absl::StatusOr<Sample> {
+      return MeasureStreams<ProcessTraits>(
+          sessions, warmup_, measure_, {server},
           [&](int, std::atomic<uint64_t>* answered) {
             StreamOptions options;
             options.window = window_;
@@ -465,9 +553,37 @@ class Bench {
                 options, ProcessStarter(stub));
           },
           what);
-      if (!rate.ok()) return rate.status();
-      return Sample{*rate, {}, {}};
     };
+  }
+
+  // The suite's closed-loop unary client on `call` with `callers` callers,
+  // and what `servers` use while it measures.
+  absl::StatusOr<Sample> MeasureUnary(
+      int callers, const std::vector<const ChildProcess*>& servers,
+      const UnaryCallFn& call, absl::string_view what) {
+    UsageMeter meter(servers);
+    absl::Status usage = absl::OkStatus();
+    UnaryLoadOptions load;
+    load.callers = callers;
+    load.warmup = warmup_;
+    load.measure = measure_;
+    load.at_window_open = [&] { usage = meter.Start(); };
+    load.at_window_close = [&] {
+      if (usage.ok()) usage = meter.Stop();
+    };
+    UnaryLoadResult result = RunUnaryLoad(load, call);
+    if (result.errors > 0) {
+      return absl::InternalError(absl::StrCat(what, ": ", result.errors,
+                                              " calls failed; the first: ",
+                                              result.first_error));
+    }
+    if (!usage.ok()) return usage;
+    Sample sample;
+    sample.rate = result.calls_per_second;
+    sample.p50 = result.p50;
+    sample.p99 = result.p99;
+    meter.AddTo(result.calls, &sample);
+    return sample;
   }
 
   // --- Case 1 ---------------------------------------------------------------
@@ -483,6 +599,7 @@ class Bench {
                                       Plural(streams, "stream", "streams"),
                                       ", pipelined"),
                          RateText(*echo, "msgs")));
+      NoteIfAny(UsageText("server side: echo server", *echo, "msg"));
     }
     return absl::OkStatus();
   }
@@ -505,7 +622,7 @@ class Bench {
     for (int sessions : {1, 8}) {
       absl::StatusOr<Paired> paired = MeasurePaired(
           rounds_, EchoStreams(sessions),
-          ProcessSessions(stub, sessions,
+          ProcessSessions(*work, sessions,
                           [](uint64_t id) { return id % kKeys; },
                           "cache-hit sessions"));
       if (!paired.ok()) return paired.status();
@@ -518,6 +635,7 @@ class Bench {
       report_.Note(absl::StrCat("echo alongside: ",
                                 RateText(paired->ceiling, "msgs"), "; ",
                                 RatioRange(*paired)));
+      NoteIfAny(PairUsage(*paired, "echo server", "work_service", "unit"));
     }
     absl::StatusOr<v1::Stats> stats = GetStats(*stub);
     if (!stats.ok()) return stats.status();
@@ -550,10 +668,10 @@ class Bench {
     };
     absl::StatusOr<Paired> paired = MeasurePaired(
         rounds_,
-        ProcessSessions(one->stub.get(), 1,
+        ProcessSessions(*one, 1,
                         fresh(std::make_shared<std::atomic<uint64_t>>(1)),
                         "compute sessions, 1 thread"),
-        ProcessSessions(two->stub.get(), 1,
+        ProcessSessions(*two, 1,
                         fresh(std::make_shared<std::atomic<uint64_t>>(1)),
                         "compute sessions, 2 threads"));
     if (!paired.ok()) return paired.status();
@@ -577,9 +695,8 @@ class Bench {
                        TwoDecimals(paired->ratio))
                     .Ratio(paired->ratio, "(2-thread / 1-thread)")
                     .Goal("ratio >= 1.80", paired->ratio >= 1.8));
-    report_.Note(absl::StrCat(
-        RatioRange(*paired), "; one thread spends about ",
-        Grouped(1e6 / paired->ceiling.rate), " us per unit"));
+    report_.Note(RatioRange(*paired));
+    NoteIfAny(PairUsage(*paired, "--threads=1", "--threads=2", "unit"));
     return absl::OkStatus();
   }
 
@@ -658,8 +775,8 @@ class Bench {
     for (int streams : {1, 8}) {
       MeasureFn batch = [this, streams]() -> absl::StatusOr<Sample> {
         Echo::Stub* stub = echo_stub_.get();
-        absl::StatusOr<double> rate = MeasureStreams<EchoBatchTraits>(
-            streams, warmup_, measure_,
+        return MeasureStreams<EchoBatchTraits>(
+            streams, warmup_, measure_, EchoServers(),
             [&](int, std::atomic<uint64_t>* answered) {
               StreamOptions options;
               // As many messages in flight as the one-unit streams have.
@@ -672,8 +789,6 @@ class Bench {
                   });
             },
             "echo batch stream");
-        if (!rate.ok()) return rate.status();
-        return Sample{*rate, {}, {}};
       };
       absl::StatusOr<Paired> paired =
           MeasurePaired(rounds_, EchoStreams(streams), batch);
@@ -687,6 +802,7 @@ class Bench {
       report_.Note(absl::StrCat("echo alongside: ",
                                 RateText(paired->ceiling, "msgs"), "; ",
                                 RatioRange(*paired)));
+      NoteIfAny(PairUsage(*paired, "1 unit/msg", "16 units/msg", "unit"));
     }
     return absl::OkStatus();
   }
@@ -785,6 +901,9 @@ class Bench {
     if (!main.ok()) return main.status();
     MainService::Stub* main_stub = main->stub.get();
     Echo::Stub* echo_stub = echo_stub_.get();
+    // A Run's server side is both services.
+    const std::vector<const ChildProcess*> run_servers = {
+        main->service.process.get(), work->process.get()};
 
     const std::string ghz = absl::GetFlag(FLAGS_ghz);
     const bool have_ghz = access(ghz.c_str(), X_OK) == 0;
@@ -818,37 +937,28 @@ class Bench {
                                                ", ", callers, " callers");
 
         // The suite's own client.
-        UnaryLoadOptions load;
-        load.callers = callers;
-        load.warmup = warmup_;
-        load.measure = measure_;
-        auto echo_load = [&, load]() -> absl::StatusOr<Sample> {
-          std::vector<EchoKeysReply> replies(load.callers);
-          UnaryLoadResult result = RunUnaryLoad(
-              load, [&](int caller, grpc::ClientContext* context,
-                        std::function<void(grpc::Status)> done) {
+        std::vector<EchoKeysReply> echo_replies(callers);
+        auto echo_load = [&]() {
+          return MeasureUnary(
+              callers, EchoServers(),
+              [&](int caller, grpc::ClientContext* context,
+                  std::function<void(grpc::Status)> done) {
                 echo_stub->async()->Unary(context, &echo_request,
-                                          &replies[caller], std::move(done));
-              });
-          if (result.errors > 0) {
-            return absl::InternalError(
-                absl::StrCat("echo Unary failed: ", result.first_error));
-          }
-          return Sample{result.calls_per_second, result.p50, result.p99};
+                                          &echo_replies[caller],
+                                          std::move(done));
+              },
+              "echo Unary");
         };
-        auto run_load = [&, load]() -> absl::StatusOr<Sample> {
-          std::vector<v1::RunReply> replies(load.callers);
-          UnaryLoadResult result = RunUnaryLoad(
-              load, [&](int caller, grpc::ClientContext* context,
-                        std::function<void(grpc::Status)> done) {
-                main_stub->async()->Run(context, &run_request, &replies[caller],
-                                        std::move(done));
-              });
-          if (result.errors > 0) {
-            return absl::InternalError(
-                absl::StrCat("Run failed: ", result.first_error));
-          }
-          return Sample{result.calls_per_second, result.p50, result.p99};
+        std::vector<v1::RunReply> run_replies(callers);
+        auto run_load = [&]() {
+          return MeasureUnary(
+              callers, run_servers,
+              [&](int caller, grpc::ClientContext* context,
+                  std::function<void(grpc::Status)> done) {
+                main_stub->async()->Run(context, &run_request,
+                                        &run_replies[caller], std::move(done));
+              },
+              "Run");
         };
         absl::StatusOr<Paired> suite =
             MeasurePaired(rounds_, echo_load, run_load);
@@ -870,19 +980,31 @@ class Bench {
         run_ghz.import_path = PIECES_SOURCE_DIR "/proto";
         run_ghz.call = "pieces.v1.MainService.Run";
         run_ghz.address = main->service.address;
-        auto ghz_load = [](const GhzOptions& options) {
-          return [options]() -> absl::StatusOr<Sample> {
+        // ghz has no warm-up: what the servers use is counted over its
+        // whole run, per call it completed.
+        auto ghz_load = [](const GhzOptions& options,
+                           std::vector<const ChildProcess*> servers) {
+          return [options, servers]() -> absl::StatusOr<Sample> {
+            UsageMeter meter(servers);
+            if (absl::Status s = meter.Start(); !s.ok()) return s;
             absl::StatusOr<GhzResult> result = RunGhz(options);
             if (!result.ok()) return result.status();
+            if (absl::Status s = meter.Stop(); !s.ok()) return s;
             if (result->errors > 0) {
               return absl::InternalError(absl::StrCat(
                   "ghz: ", options.call, " calls failed:\n", result->summary));
             }
-            return Sample{result->calls_per_second, result->p50, result->p99};
+            Sample sample;
+            sample.rate = result->calls_per_second;
+            sample.p50 = result->p50;
+            sample.p99 = result->p99;
+            meter.AddTo(result->ok, &sample);
+            return sample;
           };
         };
         absl::StatusOr<Paired> by_ghz =
-            MeasurePaired(rounds_, ghz_load(echo_ghz), ghz_load(run_ghz));
+            MeasurePaired(rounds_, ghz_load(echo_ghz, EchoServers()),
+                          ghz_load(run_ghz, run_servers));
         if (!by_ghz.ok()) return by_ghz.status();
         AddUnaryFigures("ghz", shape, keys, *by_ghz);
       }
@@ -901,6 +1023,8 @@ class Bench {
     if (keys == 1) run.Goal("ratio >= 0.50", paired.ratio >= 0.5);
     report_.Add(std::move(run));
     if (paired.subject.samples.size() > 1) report_.Note(RatioRange(paired));
+    NoteIfAny(PairUsage(paired, "echo server", "main_service + work_service",
+                        "call"));
   }
 
   // --- Case 8 ---------------------------------------------------------------

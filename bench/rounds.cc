@@ -21,10 +21,20 @@ Summary Summarize(std::vector<Sample> samples) {
   if (samples.empty()) return summary;
   std::vector<double> rates;
   std::vector<absl::Duration> p50s, p99s;
+  std::vector<double> cpus, switches;
   for (const Sample& sample : samples) {
     rates.push_back(sample.rate);
     p50s.push_back(sample.p50);
     p99s.push_back(sample.p99);
+    if (sample.has_usage) {
+      cpus.push_back(sample.cpu_us_per_unit);
+      switches.push_back(sample.switches_per_unit);
+    }
+  }
+  if (!cpus.empty()) {
+    summary.has_usage = true;
+    summary.cpu_us_per_unit = Median(cpus);
+    summary.switches_per_unit = Median(switches);
   }
   summary.rate = Median(rates);
   summary.low = *std::min_element(rates.begin(), rates.end());

@@ -14,11 +14,16 @@
 
 namespace pieces::bench {
 
-// One measurement: a rate and, for unary loads, latency percentiles.
+// One measurement: a rate and, for unary loads, latency percentiles; when
+// the servers measured are processes of their own, what they spent per unit
+// (or call) answered.
 struct Sample {
   double rate = 0;
   absl::Duration p50;
   absl::Duration p99;
+  bool has_usage = false;
+  double cpu_us_per_unit = 0;      // Server CPU time, user + system.
+  double switches_per_unit = 0;    // Server context switches.
 };
 
 using MeasureFn = std::function<absl::StatusOr<Sample>()>;
@@ -30,6 +35,9 @@ struct Summary {
   double high = 0;
   absl::Duration p50;    // The medians of the rounds' percentiles.
   absl::Duration p99;
+  bool has_usage = false;  // The medians of the rounds' server usage.
+  double cpu_us_per_unit = 0;
+  double switches_per_unit = 0;
   std::vector<Sample> samples;
 };
 

@@ -91,11 +91,13 @@ UnaryLoadResult RunUnaryLoad(const UnaryLoadOptions& options,
   for (auto& caller : callers) caller->Issue();
 
   absl::SleepFor(options.warmup);
+  if (options.at_window_open) options.at_window_open();
   const absl::Time begin = absl::Now();
   state.phase.store(kMeasure, std::memory_order_release);
   absl::SleepFor(options.measure);
   state.phase.store(kStop, std::memory_order_release);
   const absl::Time end = absl::Now();
+  if (options.at_window_close) options.at_window_close();
 
   UnaryLoadResult result;
   {

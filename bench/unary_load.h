@@ -19,6 +19,10 @@ struct UnaryLoadOptions {
   int callers = 16;
   absl::Duration warmup = absl::Milliseconds(500);
   absl::Duration measure = absl::Seconds(3);
+  // If set, called on the calling thread as the measuring window opens and
+  // as it closes.
+  std::function<void()> at_window_open;
+  std::function<void()> at_window_close;
 };
 
 struct UnaryLoadResult {
