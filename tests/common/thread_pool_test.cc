@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -22,25 +21,35 @@ namespace {
 // pool makes the awaited condition never hold, and the test fails after it.
 constexpr absl::Duration kTimeout = absl::Seconds(30);
 
-// A rendezvous for `n` parties: Arrive() returns true once all `n` have
-// arrived, or false if that does not happen within `timeout`.
-class Rendezvous {
+// Counts down from `n`. Unlike absl::BlockingCounter, waiting is bounded, so
+// that a broken pool fails the test instead of hanging it.
+class Latch {
  public:
-  explicit Rendezvous(int n) : n_(n) {}
+  explicit Latch(int n) : left_(n) {}
 
-  bool Arrive(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
+  void CountDown() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    ++arrived_;
-    auto all_here = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return arrived_ >= n_;
+    --left_;
+  }
+
+  // Returns whether the count reached zero within `timeout`.
+  bool Wait(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return left_ <= 0;
     };
-    return mu_.AwaitWithTimeout(absl::Condition(&all_here), timeout);
+    return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  }
+
+  // A rendezvous: counts down, then waits for everyone else.
+  bool ArriveAndWait(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
+    CountDown();
+    return Wait(timeout);
   }
 
  private:
-  const int n_;
   absl::Mutex mu_;
-  int arrived_ ABSL_GUARDED_BY(mu_) = 0;
+  int left_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST(ThreadPoolTest, RunsEverySubmittedTaskBeforeDestruction) {
@@ -60,7 +69,7 @@ TEST(ThreadPoolTest, TasksSubmittedFromTasksRun) {
   constexpr int kChain = 500;
   std::atomic<int> children{0};
   std::atomic<int> chain{0};
-  absl::BlockingCounter children_done(kFanOut * kFanOut);
+  Latch children_done(kFanOut * kFanOut);
   absl::Notification chain_done;
   {
     ThreadPool pool(3);
@@ -70,7 +79,7 @@ TEST(ThreadPoolTest, TasksSubmittedFromTasksRun) {
         for (int j = 0; j < kFanOut; ++j) {
           pool.Submit([&] {
             children.fetch_add(1);
-            children_done.DecrementCount();
+            children_done.CountDown();
           });
         }
       });
@@ -88,7 +97,7 @@ TEST(ThreadPoolTest, TasksSubmittedFromTasksRun) {
     };
     pool.Submit([&] { Link::Run(pool, chain, chain_done); });
 
-    children_done.Wait();
+    EXPECT_TRUE(children_done.Wait(kTimeout));
     EXPECT_TRUE(chain_done.WaitForNotificationWithTimeout(kTimeout));
   }
   EXPECT_EQ(children.load(), kFanOut * kFanOut);
@@ -155,13 +164,13 @@ TEST(ThreadPoolTest, TasksRunInParallel) {
   constexpr int kThreads = 4;
   // Every task waits for all the others to arrive: they can only all pass if
   // they run at the same time, one per thread.
-  Rendezvous rendezvous(kThreads);
+  Latch rendezvous(kThreads);
   std::atomic<int> passed{0};
   {
     ThreadPool pool(kThreads);
     for (int i = 0; i < kThreads; ++i) {
       pool.Submit([&] {
-        if (rendezvous.Arrive(kTimeout)) passed.fetch_add(1);
+        if (rendezvous.ArriveAndWait(kTimeout)) passed.fetch_add(1);
       });
     }
   }
@@ -184,7 +193,7 @@ TEST(ThreadPoolTest, RunsTasksInSubmissionOrderOnOneThread) {
 TEST(ThreadPoolTest, DestructorRunsTasksStillQueued) {
   constexpr int kThreads = 2;
   constexpr int kQueued = 1000;
-  absl::BlockingCounter blockers_started(kThreads);
+  Latch blockers_started(kThreads);
   absl::Notification release;
   std::atomic<int> blockers_released{0};
   std::atomic<int> ran{0};
@@ -193,13 +202,13 @@ TEST(ThreadPoolTest, DestructorRunsTasksStillQueued) {
     // Occupy every thread, so that what follows stays queued.
     for (int i = 0; i < kThreads; ++i) {
       pool.Submit([&] {
-        blockers_started.DecrementCount();
+        blockers_started.CountDown();
         if (release.WaitForNotificationWithTimeout(kTimeout)) {
           blockers_released.fetch_add(1);
         }
       });
     }
-    blockers_started.Wait();
+    EXPECT_TRUE(blockers_started.Wait(kTimeout));
     for (int i = 0; i < kQueued; ++i) {
       pool.Submit([&ran] { ran.fetch_add(1); });
     }
