@@ -19,28 +19,28 @@ WorkSession::WorkSession(std::vector<uint64_t> keys, Listener* listener)
     : keys_(std::move(keys)), listener_(listener) {}
 
 void WorkSession::WriteNext() {
+  // Batches: far fewer messages, and the results come back batched too.
+  out_.Clear();
+  v1::WorkBatch* batch = out_.mutable_batch();
+  const size_t end = std::min(keys_.size(), next_ + kWorksPerBatch);
+  batch->mutable_works()->Reserve(static_cast<int>(end - next_));
+  for (; next_ < end; ++next_) {
+    v1::Work* work = batch->add_works();
+    work->set_id(next_);
+    work->set_key(keys_[next_]);
+  }
   if (next_ < keys_.size()) {
-    // Batches: far fewer messages, and the results come back batched too.
-    out_.Clear();
-    v1::WorkBatch* batch = out_.mutable_batch();
-    const size_t end = std::min(keys_.size(), next_ + kWorksPerBatch);
-    batch->mutable_works()->Reserve(static_cast<int>(end - next_));
-    for (; next_ < end; ++next_) {
-      v1::Work* work = batch->add_works();
-      work->set_id(next_);
-      work->set_key(keys_[next_]);
-    }
     StartWrite(&out_);
   } else {
-    out_.Clear();
-    out_.mutable_exit();
+    // The last batch goes with the half-close, which is the session's Exit:
+    // one message for a short request instead of two.
     StartWriteLast(&out_, grpc::WriteOptions());
   }
 }
 
 void WorkSession::OnWriteDone(bool ok) {
   // A failed write means the call is over; OnDone reports why.
-  if (ok && !out_.has_exit()) WriteNext();
+  if (ok && next_ < keys_.size()) WriteNext();
 }
 
 void WorkSession::OnReadDone(bool ok) {

@@ -1,7 +1,8 @@
 // The client side of one WorkService.Process session, as main_service runs
 // it: sends Work{id = i, key = keys[i]} for every key, in WorkBatch messages,
-// then Exit (with the half-close), and passes every ResultMsg the work service
-// sends (ResultBatch messages, then the Exited) to a Listener.
+// the last one with the half-close (which is the session's Exit), and passes
+// every ResultMsg the work service sends (ResultBatch messages, then the
+// Exited) to a Listener.
 //
 // Threads: the reactions run on gRPC's threads. Listener::OnMessage is called
 // for one message at a time, in arrival order; Listener::OnSessionDone once,
@@ -45,8 +46,8 @@ class WorkSession final
   WorkSession(std::vector<uint64_t> keys, Listener* listener);
   ~WorkSession() override = default;
 
-  // Writes the next Work, or the Exit after the last one. Only the write path
-  // (Start, then OnWriteDone) calls it: one write in flight.
+  // Writes the next batch of keys; the last one half-closes. Only the write
+  // path (Start, then OnWriteDone) calls it: one write in flight.
   void WriteNext();
 
   // Units per WorkBatch message.
