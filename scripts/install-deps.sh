@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages needed to build and test pieces, when they are missing.
 # Safe to run again: it only installs what is not there yet.
+#
+#   scripts/install-deps.sh           what the build and tests need
+#   scripts/install-deps.sh --clang   and Debian's clang, for the thread-safety
+#                                     analysis build of scripts/test-sanitizers.sh
 set -euo pipefail
 
 packages=(
@@ -10,6 +14,12 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   openssl  # tests make their TLS certificates with it
 )
+for arg in "$@"; do
+  case "$arg" in
+    --clang) packages+=(clang) ;;  # clang 14 in bookworm
+    *) echo "usage: $0 [--clang]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -295,6 +295,11 @@ TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache)
   grpc::ClientContext cancelled_context;
   auto cancelled = stub->Process(&cancelled_context);
   for (uint64_t i = 0; i < 4; ++i) ASSERT_TRUE(cancelled->Write(WorkMessage(i, 100 + i)));
+  // A write returns once it is sent, not once the service has queued it:
+  // wait, so that B's unit cannot overtake 101 in the pool's queue.
+  ASSERT_TRUE(AwaitStats(*stub, [](const v1::Stats& s) {
+                return s.work_received() == 4;
+              }).ok());
 
   // Session B, queued behind them, must be untouched by A's end.
   SessionOutcome other;
