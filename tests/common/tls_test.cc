@@ -30,8 +30,8 @@ namespace pieces {
 namespace {
 
 using ::pieces::testing::ServiceProcess;
-using ::pieces::testing::StartMainService;
-using ::pieces::testing::StartWorkService;
+using ::pieces::testing::StartMainServiceOrFail;
+using ::pieces::testing::StartWorkServiceOrFail;
 using ::pieces::testing::TestProcess;
 using ::testing::HasSubstr;
 
@@ -188,11 +188,6 @@ class TlsTest : public ::testing::Test {
   std::string dir_;
 };
 
-ServiceProcess StartOrDie(absl::StatusOr<ServiceProcess> service) {
-  EXPECT_TRUE(service.ok()) << service.status();
-  return service.ok() ? *std::move(service) : ServiceProcess();
-}
-
 // One unary call of `method` with a serialized request, through a generic
 // stub: what the health and reflection services answer needs no generated
 // code. `response`, if given, receives the serialized reply.
@@ -264,10 +259,10 @@ grpc::Status CallGetStats(const std::shared_ptr<grpc::Channel>& channel,
 // TLS, main → work with mutual TLS.
 TEST_F(TlsTest, MutualTlsFromCallerThroughMainToWork) {
   ServiceProcess work =
-      StartOrDie(StartWorkService(TlsFlags(Pair("server"), Ca())));
+      StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
   std::vector<std::string> main_flags = TlsFlags(Pair("server"), Ca());
   main_flags.push_back("--work_address=" + work.address);
-  ServiceProcess main = StartOrDie(StartMainService(main_flags));
+  ServiceProcess main = StartMainServiceOrFail(main_flags);
   ASSERT_TRUE(work.process && main.process);
 
   const KeyPair client = Pair("client");
@@ -289,10 +284,10 @@ TEST_F(TlsTest, MutualTlsFromCallerThroughMainToWork) {
 
 // (b) A server with TLS speaks nothing else; a TLS client gets through.
 TEST_F(TlsTest, PlaintextClientFailsAgainstTlsServer) {
-  ServiceProcess work = StartOrDie(StartWorkService(TlsFlags(Pair("server"))));
+  ServiceProcess work = StartWorkServiceOrFail(TlsFlags(Pair("server")));
   std::vector<std::string> main_flags = TlsFlags(Pair("server"));
   main_flags.push_back("--work_address=" + work.address);
-  ServiceProcess main = StartOrDie(StartMainService(main_flags));
+  ServiceProcess main = StartMainServiceOrFail(main_flags);
   ASSERT_TRUE(work.process && main.process);
 
   for (const ServiceProcess* service : {&work, &main}) {
@@ -309,7 +304,7 @@ TEST_F(TlsTest, PlaintextClientFailsAgainstTlsServer) {
 // (c) Mutual TLS admits only certificates signed by --tls_ca.
 TEST_F(TlsTest, ClientCertificateFromAnotherCaIsRefusedByWork) {
   ServiceProcess work =
-      StartOrDie(StartWorkService(TlsFlags(Pair("server"), Ca())));
+      StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
   ASSERT_TRUE(work.process);
 
   const KeyPair stranger = Pair("stranger");
@@ -330,12 +325,12 @@ TEST_F(TlsTest, ClientCertificateFromAnotherCaIsRefusedByWork) {
 // Run is UNAVAILABLE and names work_service, and no session reaches it.
 TEST_F(TlsTest, MainWithWrongClientCertificateGetsUnavailableNamingWork) {
   ServiceProcess work =
-      StartOrDie(StartWorkService(TlsFlags(Pair("server"), Ca())));
+      StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
   // main verifies work against the right CA but presents a certificate of
   // another CA, which is also the one it serves its callers with.
   std::vector<std::string> main_flags = TlsFlags(Pair("stranger"), Ca());
   main_flags.push_back("--work_address=" + work.address);
-  ServiceProcess main = StartOrDie(StartMainService(main_flags));
+  ServiceProcess main = StartMainServiceOrFail(main_flags);
   ASSERT_TRUE(work.process && main.process);
 
   const KeyPair client = Pair("client");
@@ -356,9 +351,9 @@ TEST_F(TlsTest, MainWithWrongClientCertificateGetsUnavailableNamingWork) {
 // (d') main_service without TLS towards work_service with TLS: the same.
 TEST_F(TlsTest, PlaintextMainTowardsMutualTlsWorkGetsUnavailableNamingWork) {
   ServiceProcess work =
-      StartOrDie(StartWorkService(TlsFlags(Pair("server"), Ca())));
+      StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
   ServiceProcess main =
-      StartOrDie(StartMainService({"--work_address=" + work.address}));
+      StartMainServiceOrFail({"--work_address=" + work.address});
   ASSERT_TRUE(work.process && main.process);
 
   v1::RunReply reply;
@@ -373,13 +368,13 @@ TEST_F(TlsTest, PlaintextMainTowardsMutualTlsWorkGetsUnavailableNamingWork) {
 TEST_F(TlsTest, ReflectionCanBeSwitchedOff) {
   struct Case {
     std::string service_name;
-    absl::StatusOr<ServiceProcess> (*start)(std::vector<std::string>);
+    ServiceProcess (*start)(std::vector<std::string>);
   };
-  for (const Case& c : {Case{"pieces.v1.WorkService", &StartWorkService},
-                        Case{"pieces.v1.MainService", &StartMainService}}) {
+  for (const Case& c : {Case{"pieces.v1.WorkService", &StartWorkServiceOrFail},
+                        Case{"pieces.v1.MainService", &StartMainServiceOrFail}}) {
     SCOPED_TRACE(c.service_name);
-    ServiceProcess on = StartOrDie(c.start({}));
-    ServiceProcess off = StartOrDie(c.start({"--reflection=false"}));
+    ServiceProcess on = c.start({});
+    ServiceProcess off = c.start({"--reflection=false"});
     ASSERT_TRUE(on.process && off.process);
 
     std::string listing;

@@ -23,15 +23,10 @@ using ::pieces::testing::AwaitStats;
 using ::pieces::testing::ExitMessage;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::ServiceProcess;
-using ::pieces::testing::StartMainService;
-using ::pieces::testing::StartWorkService;
+using ::pieces::testing::StartMainServiceOrFail;
+using ::pieces::testing::StartWorkServiceOrFail;
 using ::pieces::testing::WorkMessage;
 using ::testing::HasSubstr;
-
-ServiceProcess StartOrDie(absl::StatusOr<ServiceProcess> service) {
-  EXPECT_TRUE(service.ok()) << service.status();
-  return service.ok() ? *std::move(service) : ServiceProcess();
-}
 
 grpc::Status CallRun(v1::MainService::Stub& stub, std::vector<uint64_t> keys,
                      v1::RunReply* reply) {
@@ -45,10 +40,10 @@ grpc::Status CallRun(v1::MainService::Stub& stub, std::vector<uint64_t> keys,
 
 TEST(FaultsTest, WorkServiceKilledDuringRunIsUnavailableQuicklyThenRecovers) {
   ServiceProcess work =
-      StartOrDie(StartWorkService({"--work=sleep:5s", "--threads=2"}));
+      StartWorkServiceOrFail({"--work=sleep:5s", "--threads=2"});
   const int port = work.port;
   ServiceProcess main =
-      StartOrDie(StartMainService({"--work_address=" + work.address}));
+      StartMainServiceOrFail({"--work_address=" + work.address});
   auto stub = v1::MainService::NewStub(
       grpc::CreateChannel(main.address, grpc::InsecureChannelCredentials()));
 
@@ -72,8 +67,7 @@ TEST(FaultsTest, WorkServiceKilledDuringRunIsUnavailableQuicklyThenRecovers) {
   EXPECT_LT(answered - killed, absl::Seconds(2));
 
   // A new work_service on the same port: main serves again, unrestarted.
-  ServiceProcess back = StartOrDie(
-      StartWorkService({"--port=" + std::to_string(port), "--work=echo"}));
+  ServiceProcess back = StartWorkServiceOrFail({"--port=" + std::to_string(port), "--work=echo"});
   grpc::Status recovered;
   v1::RunReply reply;
   for (absl::Time end = absl::Now() + absl::Seconds(15); absl::Now() < end;) {
@@ -86,8 +80,8 @@ TEST(FaultsTest, WorkServiceKilledDuringRunIsUnavailableQuicklyThenRecovers) {
 }
 
 TEST(FaultsTest, SessionsStillOpenWhenTheGracePeriodEndsGetAClearStatus) {
-  ServiceProcess work = StartOrDie(StartWorkService(
-      {"--work=sleep:300ms", "--threads=2", "--grace_period=500ms"}));
+  ServiceProcess work = StartWorkServiceOrFail(
+      {"--work=sleep:300ms", "--threads=2", "--grace_period=500ms"});
   auto stub = NewWorkStub(work.address);
   // A session that never sends Exit: it cannot finish by itself.
   grpc::ClientContext context;

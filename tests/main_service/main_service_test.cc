@@ -25,14 +25,9 @@ namespace {
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::ServiceProcess;
-using ::pieces::testing::StartMainService;
-using ::pieces::testing::StartWorkService;
+using ::pieces::testing::StartMainServiceOrFail;
+using ::pieces::testing::StartWorkServiceOrFail;
 using ::testing::HasSubstr;
-
-ServiceProcess StartOrDie(absl::StatusOr<ServiceProcess> service) {
-  EXPECT_TRUE(service.ok()) << service.status();
-  return service.ok() ? *std::move(service) : ServiceProcess();
-}
 
 std::unique_ptr<v1::MainService::Stub> NewMainStub(const std::string& address) {
   return v1::MainService::NewStub(
@@ -64,9 +59,9 @@ struct Pair {
 Pair StartPair(std::vector<std::string> work_flags,
                std::vector<std::string> main_flags = {}) {
   Pair pair;
-  pair.work = StartOrDie(StartWorkService(std::move(work_flags)));
+  pair.work = StartWorkServiceOrFail(std::move(work_flags));
   main_flags.push_back("--work_address=" + pair.work.address);
-  pair.main = StartOrDie(StartMainService(std::move(main_flags)));
+  pair.main = StartMainServiceOrFail(std::move(main_flags));
   pair.stub = NewMainStub(pair.main.address);
   return pair;
 }
@@ -166,12 +161,11 @@ TEST(MainServiceTest, BadRequestsAreInvalidArgument) {
 
 TEST(MainServiceTest, UnreachableWorkServiceIsUnavailableThenRecovers) {
   // A port that nothing listens on once this work_service is gone.
-  ServiceProcess work = StartOrDie(StartWorkService({}));
+  ServiceProcess work = StartWorkServiceOrFail({});
   const int port = work.port;
   work.process.reset();  // SIGKILL.
 
-  ServiceProcess main = StartOrDie(
-      StartMainService({"--work_address=localhost:" + std::to_string(port)}));
+  ServiceProcess main = StartMainServiceOrFail({"--work_address=localhost:" + std::to_string(port)});
   auto stub = NewMainStub(main.address);
   v1::RunReply reply;
   const absl::Time start = absl::Now();
@@ -182,8 +176,7 @@ TEST(MainServiceTest, UnreachableWorkServiceIsUnavailableThenRecovers) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 
   // work_service comes back on the same port; main is not restarted.
-  ServiceProcess back = StartOrDie(
-      StartWorkService({"--port=" + std::to_string(port)}));
+  ServiceProcess back = StartWorkServiceOrFail({"--port=" + std::to_string(port)});
   grpc::Status recovered;
   for (absl::Time end = absl::Now() + absl::Seconds(15); absl::Now() < end;) {
     recovered = CallRun(*stub, Keys({1, 2}), &reply);

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 
 extern char** environ;
 
@@ -197,5 +198,25 @@ absl::StatusOr<ServiceProcess> StartMainService(std::vector<std::string> flags) 
 
 std::string WorkServiceBinary() { return PIECES_WORK_SERVICE_BIN; }
 std::string MainServiceBinary() { return PIECES_MAIN_SERVICE_BIN; }
+
+namespace {
+
+ServiceProcess OrFail(absl::StatusOr<ServiceProcess> service) {
+  if (!service.ok()) {
+    ADD_FAILURE() << service.status();
+    return ServiceProcess();
+  }
+  return *std::move(service);
+}
+
+}  // namespace
+
+ServiceProcess StartWorkServiceOrFail(std::vector<std::string> flags) {
+  return OrFail(StartWorkService(std::move(flags)));
+}
+
+ServiceProcess StartMainServiceOrFail(std::vector<std::string> flags) {
+  return OrFail(StartMainService(std::move(flags)));
+}
 
 }  // namespace pieces::testing

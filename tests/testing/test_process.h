@@ -87,6 +87,11 @@ struct ServiceProcess {
 absl::StatusOr<ServiceProcess> StartWorkService(std::vector<std::string> flags);
 absl::StatusOr<ServiceProcess> StartMainService(std::vector<std::string> flags);
 
+// The same for GoogleTest tests: a service that cannot start records a test
+// failure, and an empty ServiceProcess comes back.
+ServiceProcess StartWorkServiceOrFail(std::vector<std::string> flags);
+ServiceProcess StartMainServiceOrFail(std::vector<std::string> flags);
+
 // The paths of this build's work_service and main_service, for tests that
 // start them with TestProcess::Start, e.g. to see them refuse to start.
 std::string WorkServiceBinary();

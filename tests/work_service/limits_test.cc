@@ -27,15 +27,9 @@ using ::pieces::testing::RunKeys;
 using ::pieces::testing::RunSession;
 using ::pieces::testing::ServiceProcess;
 using ::pieces::testing::SessionOutcome;
-using ::pieces::testing::StartWorkService;
+using ::pieces::testing::StartWorkServiceOrFail;
 using ::pieces::testing::WorkMessage;
 using ::testing::HasSubstr;
-
-ServiceProcess StartOrDie(std::vector<std::string> flags) {
-  absl::StatusOr<ServiceProcess> service = StartWorkService(std::move(flags));
-  EXPECT_TRUE(service.ok()) << service.status();
-  return service.ok() ? *std::move(service) : ServiceProcess();
-}
 
 // A field of /proc/PID/status in kB, e.g. "VmRSS" or "VmHWM"; -1 if absent.
 int64_t ProcStatusKb(pid_t pid, const std::string& field) {
@@ -52,7 +46,7 @@ int64_t ProcStatusKb(pid_t pid, const std::string& field) {
 }
 
 TEST(LimitsTest, SessionsOverTheLimitAreRefusedClearly) {
-  ServiceProcess service = StartOrDie({"--max_sessions=2"});
+  ServiceProcess service = StartWorkServiceOrFail({"--max_sessions=2"});
   auto stub = NewWorkStub(service.address);
   // Two sessions held open.
   grpc::ClientContext first_context, second_context;
@@ -86,7 +80,7 @@ TEST(LimitsTest, SessionsOverTheLimitAreRefusedClearly) {
 }
 
 TEST(LimitsTest, MessagesOverTheSizeLimitAreRefusedClearly) {
-  ServiceProcess service = StartOrDie({"--max_message_bytes=1024"});
+  ServiceProcess service = StartWorkServiceOrFail({"--max_message_bytes=1024"});
   auto stub = NewWorkStub(service.address);
   v1::WorkMsg huge = WorkMessage(1, 1);
   // A field this service does not know carries the bulk.
@@ -101,7 +95,7 @@ TEST(LimitsTest, MessagesOverTheSizeLimitAreRefusedClearly) {
 
 TEST(LimitsTest, CacheKeepsAtMostItsCapacity) {
   // One thread: keys are published in request order, so recency is known.
-  ServiceProcess service = StartOrDie({"--cache_capacity=10", "--threads=1"});
+  ServiceProcess service = StartWorkServiceOrFail({"--cache_capacity=10", "--threads=1"});
   auto stub = NewWorkStub(service.address);
   std::vector<uint64_t> keys;
   for (uint64_t key = 0; key < 25; ++key) keys.push_back(key);
@@ -129,7 +123,7 @@ constexpr int64_t kGrowthBoundKb = 32 * 1024;
 
 TEST(LimitsTest, FloodWithoutReadingStaysBoundedAndLosesNothing) {
   ServiceProcess service =
-      StartOrDie({"--threads=2", "--max_in_flight=1024"});
+      StartWorkServiceOrFail({"--threads=2", "--max_in_flight=1024"});
   const pid_t pid = service.process->pid();
   const int64_t idle_rss_kb = ProcStatusKb(pid, "VmRSS");
   auto stub = NewWorkStub(service.address);

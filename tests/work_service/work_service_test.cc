@@ -28,17 +28,11 @@ using ::pieces::testing::RunKeys;
 using ::pieces::testing::RunSession;
 using ::pieces::testing::ServiceProcess;
 using ::pieces::testing::SessionOutcome;
-using ::pieces::testing::StartWorkService;
+using ::pieces::testing::StartWorkServiceOrFail;
 using ::pieces::testing::WorkMessage;
 using ::testing::HasSubstr;
 
 // Starts work_service with `flags`; fails the test if it cannot.
-ServiceProcess StartOrDie(std::vector<std::string> flags) {
-  absl::StatusOr<ServiceProcess> service = StartWorkService(std::move(flags));
-  EXPECT_TRUE(service.ok()) << service.status();
-  return service.ok() ? *std::move(service) : ServiceProcess();
-}
-
 // Checks the session shape every successful session has: OK, each id in
 // `ids` answered exactly once, then one Exited, last, counting them.
 void ExpectCompleteSession(const SessionOutcome& outcome,
@@ -65,7 +59,7 @@ std::vector<uint64_t> Iota(uint64_t n) {
 }
 
 TEST(WorkServiceTest, RepeatedKeyInOneSessionComputesOnceEveryTime) {
-  ServiceProcess service = StartOrDie({"--work=sleep:20ms", "--threads=4"});
+  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:20ms", "--threads=4"});
   auto stub = NewWorkStub(service.address);
   for (uint64_t key = 1000; key < 1030; ++key) {
     SessionOutcome outcome = RunKeys(*stub, {key, key, key, key});
@@ -88,7 +82,7 @@ TEST(WorkServiceTest, RepeatedKeyInOneSessionComputesOnceEveryTime) {
 
 TEST(WorkServiceTest, ExitedComesLastAfterEveryResult) {
   // Exit arrives while all the work is still queued or running.
-  ServiceProcess service = StartOrDie({"--work=sleep:50ms", "--threads=2"});
+  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:50ms", "--threads=2"});
   auto stub = NewWorkStub(service.address);
   std::vector<uint64_t> keys = {11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
   SessionOutcome outcome = RunKeys(*stub, keys);
@@ -97,7 +91,7 @@ TEST(WorkServiceTest, ExitedComesLastAfterEveryResult) {
 }
 
 TEST(WorkServiceTest, HalfCloseMeansExit) {
-  ServiceProcess service = StartOrDie({"--work=sleep:30ms", "--threads=2"});
+  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:30ms", "--threads=2"});
   auto stub = NewWorkStub(service.address);
   SessionOutcome outcome = RunSession(
       *stub, {WorkMessage(7, 1), WorkMessage(8, 2), WorkMessage(9, 1)},
@@ -106,14 +100,14 @@ TEST(WorkServiceTest, HalfCloseMeansExit) {
 }
 
 TEST(WorkServiceTest, ExitWithNoWorkGetsExitedAtOnce) {
-  ServiceProcess service = StartOrDie({});
+  ServiceProcess service = StartWorkServiceOrFail({});
   auto stub = NewWorkStub(service.address);
   SessionOutcome outcome = RunSession(*stub, {ExitMessage()});
   ExpectCompleteSession(outcome, {});
 }
 
 TEST(WorkServiceTest, ConcurrentSessionsComputeEachKeyOnce) {
-  ServiceProcess service = StartOrDie({"--work=sleep:5ms", "--threads=4"});
+  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:5ms", "--threads=4"});
   constexpr int kSessions = 8;
   constexpr uint64_t kKeys = 50;
   std::vector<SessionOutcome> outcomes(kSessions);
@@ -152,7 +146,7 @@ TEST(WorkServiceTest, ConcurrentSessionsComputeEachKeyOnce) {
 
 TEST(WorkServiceTest, FailureReachesWaitersAndIsNotCached) {
   // Odd keys fail after 300 ms; the three units for key 1 run at once.
-  ServiceProcess service = StartOrDie({"--work=fail_odd:300ms", "--threads=4"});
+  ServiceProcess service = StartWorkServiceOrFail({"--work=fail_odd:300ms", "--threads=4"});
   auto stub = NewWorkStub(service.address);
   SessionOutcome outcome = RunKeys(*stub, {1, 1, 1, 2});
   ExpectCompleteSession(outcome, Iota(4));
@@ -189,7 +183,7 @@ TEST(WorkServiceTest, FailureReachesWaitersAndIsNotCached) {
 }
 
 TEST(WorkServiceTest, BatchedSessionGetsItsResultsInBatches) {
-  ServiceProcess service = StartOrDie({"--work=sleep:20ms", "--threads=2"});
+  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:20ms", "--threads=2"});
   auto stub = NewWorkStub(service.address);
   v1::WorkMsg batch;
   for (uint64_t id = 0; id < 200; ++id) {
@@ -230,7 +224,7 @@ struct BadSession {
 TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
   // Each case uses fresh keys whose work is still running when the bad
   // message arrives: a session is open (and so reading) until its Exited.
-  ServiceProcess service = StartOrDie({"--work=sleep:300ms", "--threads=2"});
+  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:300ms", "--threads=2"});
   const std::vector<BadSession> cases = {
       {"duplicate id",
        {WorkMessage(1, 10), WorkMessage(1, 11), ExitMessage()},
@@ -287,7 +281,7 @@ TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
 }
 
 TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache) {
-  ServiceProcess service = StartOrDie({"--work=sleep:1s", "--threads=2"});
+  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:1s", "--threads=2"});
   auto stub = NewWorkStub(service.address);
 
   // Session A: keys 100 and 101 start at once on the two threads; 102 and
@@ -332,7 +326,7 @@ TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache)
 
 TEST(WorkServiceTest, SigtermDrainsSessionsInProgressThenExitsZero) {
   ServiceProcess service =
-      StartOrDie({"--work=sleep:500ms", "--threads=2", "--grace_period=20s"});
+      StartWorkServiceOrFail({"--work=sleep:500ms", "--threads=2", "--grace_period=20s"});
   auto stub = NewWorkStub(service.address);
 
   grpc::ClientContext context;
