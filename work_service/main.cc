@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   absl::Status status = pieces::RunServer(server, {&service});
   if (!status.ok()) {
     // The message names the program already.
-    absl::FPrintF(stderr, "%%s\n", status.message());
+    absl::FPrintF(stderr, "%s\n", status.message());
     return 1;
   }
   return 0;
