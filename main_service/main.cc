@@ -15,7 +15,13 @@
 
 ABSL_FLAG(int32_t, port, 50051, "TCP port to listen on, on all interfaces; 0 picks a free one");
 ABSL_FLAG(std::string, work_address, "localhost:50052",
-          "Where work_service listens, as a gRPC target (host:port)");
+          "Where the work_service replicas listen: host:port[,host:port...]; "
+          "each host may be a DNS name with several addresses (a scaled "
+          "Compose service, Swarm tasks.NAME, a Kubernetes headless Service), "
+          "one replica per address");
+ABSL_FLAG(absl::Duration, resolve_interval, absl::Seconds(5),
+          "How often --work_address is resolved again, to follow replicas "
+          "that come and go (also at once after a replica fails)");
 ABSL_FLAG(uint64_t, max_keys, 100000, "The most keys one Run or RunStream request may carry");
 ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
           "The largest message accepted; larger ones end the call with RESOURCE_EXHAUSTED");
@@ -63,6 +69,7 @@ int main(int argc, char** argv) {
 
   pieces::MainServiceImpl::Options options;
   options.work_address = absl::GetFlag(FLAGS_work_address);
+  options.resolve_interval = absl::GetFlag(FLAGS_resolve_interval);
   options.max_keys = absl::GetFlag(FLAGS_max_keys);
   options.work_credentials = *work_credentials;
   absl::FPrintF(stderr,
@@ -72,7 +79,12 @@ int main(int argc, char** argv) {
                 tls.ca.empty() ? "plaintext" : "TLS with client certificate",
                 options.max_keys, pieces::DescribeServerSecurity(tls),
                 absl::GetFlag(FLAGS_reflection) ? "on" : "off");
-  pieces::MainServiceImpl service(options);
+  absl::StatusOr<std::unique_ptr<pieces::MainServiceImpl>> service =
+      pieces::MainServiceImpl::Create(options);
+  if (!service.ok()) {
+    absl::FPrintF(stderr, "main_service: %s\n", service.status().message());
+    return 2;
+  }
 
   pieces::ServerOptions server;
   server.name = "main_service";
@@ -81,7 +93,7 @@ int main(int argc, char** argv) {
   server.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   server.credentials = *server_credentials;
   server.reflection = absl::GetFlag(FLAGS_reflection);
-  absl::Status status = pieces::RunServer(server, {&service});
+  absl::Status status = pieces::RunServer(server, {service->get()});
   if (!status.ok()) {
     // The message names the program already.
     absl::FPrintF(stderr, "%s\n", status.message());

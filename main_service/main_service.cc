@@ -1,5 +1,8 @@
 #include "main_service/main_service.h"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <deque>
 #include <optional>
 #include <utility>
@@ -9,184 +12,85 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
-#include "main_service/work_session.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 
 namespace pieces {
 namespace {
 
-std::shared_ptr<grpc::Channel> MakeWorkChannel(
-    const std::string& address,
-    std::shared_ptr<grpc::ChannelCredentials> credentials) {
-  grpc::ChannelArguments args;
-  // Reconnect soon after work_service comes back, instead of gRPC's default
-  // backoff of up to two minutes.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
-  return grpc::CreateCustomChannel(address, credentials, args);
-}
-
-std::vector<uint64_t> KeysOf(const v1::RunRequest& request) {
-  return {request.keys().begin(), request.keys().end()};
-}
-
-// The client context of a call's work session: carries the caller's deadline
-// and cancellation over to it. Set once, before the session starts; lives as
-// long as the call's reactor, which outlives the session.
-class WorkContextHolder {
- protected:
-  grpc::ClientContext* SetWorkContext(const grpc::CallbackServerContext& caller)
-      ABSL_LOCKS_EXCLUDED(context_mu_) {
-    absl::MutexLock lock(&context_mu_);
-    context_ = grpc::ClientContext::FromCallbackServerContext(caller);
-    return context_.get();
-  }
-
-  // Cancels the work session, if there is one. Safe from any thread; called
-  // with no lock held, because gRPC may run reactions inline from TryCancel.
-  void CancelWork() ABSL_LOCKS_EXCLUDED(context_mu_) {
-    grpc::ClientContext* context;
-    {
-      absl::MutexLock lock(&context_mu_);
-      context = context_.get();
-    }
-    if (context != nullptr) context->TryCancel();
-  }
-
- private:
-  // Guards context_ against OnCancel running while the constructor sets it.
-  absl::Mutex context_mu_;
-  std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(context_mu_);
-};
-
-// A Run call: one work session, results gathered in request order.
-// Threads: the constructor runs on gRPC's thread for the call; OnMessage and
-// OnSessionDone on the work session's (one at a time); OnCancel on any.
+// A Run call: results gathered in request order.
+// Threads: the constructor runs on gRPC's thread for the call; OnResult on
+// the sessions' threads, concurrently, each unit once (each writes its own
+// element of the reply, made in advance); OnDispatchDone once, after them;
+// OnCancel on any.
 class RunCall final : public grpc::ServerUnaryReactor,
-                      public WorkSession::Listener,
-                      private WorkContextHolder {
+                      public Dispatch::Receiver {
  public:
   RunCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
           const v1::RunRequest* request, v1::RunReply* reply)
-      : service_(service), reply_(reply) {
+      : reply_(reply),
+        dispatch_(service->replicas(), service->counters(), context, this) {
     if (absl::Status status = service->Validate(*request); !status.ok()) {
       Finish(ToGrpcStatus(status));
       return;
     }
     const int n = request->keys_size();
-    answered_.assign(n, false);
     reply_->mutable_results()->Reserve(n);
     for (int i = 0; i < n; ++i) reply_->add_results();
-    grpc::ClientContext* work_context = SetWorkContext(*context);
-    // Not under mu_: gRPC may run the session's reactions inline.
-    WorkSession::Start(service->work_stub(), work_context, KeysOf(*request),
-                       this);
+    dispatch_.Start(&request->keys());
   }
 
-  void OnMessage(const v1::ResultMsg& message) override {
-    switch (message.msg_case()) {
-      case v1::ResultMsg::kExited:
-        exited_ = true;
-        reply_->set_completed(message.exited().completed());
-        return;
-      case v1::ResultMsg::kResult:
-        Place(message.result());
-        return;
-      case v1::ResultMsg::kBatch:
-        for (const v1::Result& result : message.batch().results()) {
-          Place(result);
-        }
-        return;
-      case v1::ResultMsg::MSG_NOT_SET:
-        return;
-    }
+  void OnResult(const v1::Result& result) override {
+    *reply_->mutable_results(static_cast<int>(result.id())) = result;
   }
 
-  void OnSessionDone(const grpc::Status& status) override {
-    if (!status.ok()) {
-      Finish(service_->WorkError(status));
-    } else if (!protocol_error_.empty()) {
-      Finish(grpc::Status(grpc::StatusCode::INTERNAL, protocol_error_));
-    } else if (!exited_ || answered_count_ != answered_.size()) {
-      Finish(grpc::Status(
-          grpc::StatusCode::INTERNAL,
-          absl::StrCat("work_service ended the session after ",
-                       answered_count_, " of ", answered_.size(),
-                       " results", exited_ ? "" : " and without Exited")));
-    } else {
-      Finish(grpc::Status::OK);
-    }
+  void OnDispatchDone(const grpc::Status& status) override {
+    if (status.ok()) reply_->set_completed(reply_->results_size());
+    Finish(status);
   }
 
-  void OnCancel() override { CancelWork(); }
+  void OnCancel() override { dispatch_.Cancel(); }
 
   void OnDone() override { delete this; }
 
  private:
-  // Puts `result` at its place in the reply, by id.
-  void Place(const v1::Result& result) {
-    if (result.id() >= answered_.size() || answered_[result.id()]) {
-      if (protocol_error_.empty()) {
-        protocol_error_ = absl::StrCat(
-            "work_service answered an unknown or repeated id ", result.id());
-      }
-      return;
-    }
-    answered_[result.id()] = true;
-    ++answered_count_;
-    *reply_->mutable_results(static_cast<int>(result.id())) = result;
-  }
-
-  MainServiceImpl* const service_;
   v1::RunReply* const reply_;
-  // Used only from OnMessage and OnSessionDone, which never overlap.
-  std::vector<bool> answered_;
-  size_t answered_count_ = 0;
-  bool exited_ = false;
-  std::string protocol_error_;
+  Dispatch dispatch_;
 };
 
-// A RunStream call: one work session whose messages are forwarded as they
-// arrive, through a write queue with one write in flight. The call finishes
-// once the session is over and every queued message is written.
+// A RunStream call: each result is forwarded as it arrives, through a write
+// queue with one write in flight, then one Exited. The call finishes once
+// the dispatch is done and every queued message is written.
 // Threads: as RunCall, plus OnWriteDone on gRPC's threads. State is guarded
 // by mu_; StartWrite and Finish are called with mu_ released, because gRPC
 // may run a reaction inline from them.
 class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
-                            public WorkSession::Listener,
-                            private WorkContextHolder {
+                            public Dispatch::Receiver {
  public:
   RunStreamCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
                 const v1::RunRequest* request)
-      : service_(service) {
+      : keys_(request->keys_size()),
+        dispatch_(service->replicas(), service->counters(), context, this) {
     if (absl::Status status = service->Validate(*request); !status.ok()) {
       Finish(ToGrpcStatus(status));
       return;
     }
-    grpc::ClientContext* work_context = SetWorkContext(*context);
-    // Not under mu_: gRPC may run the session's reactions inline.
-    WorkSession::Start(service->work_stub(), work_context, KeysOf(*request),
-                       this);
+    dispatch_.Start(&request->keys());
   }
 
-  void OnMessage(const v1::ResultMsg& message) override {
+  void OnResult(const v1::Result& result) override {
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      if (write_failed_) return;
-      if (!message.has_batch()) {
-        queue_.push_back(message);
-        return;
-      }
       // The caller gets one Result per message, as the contract says.
-      for (const v1::Result& result : message.batch().results()) {
-        *queue_.emplace_back().mutable_result() = result;
-      }
+      if (!write_failed_) *queue_.emplace_back().mutable_result() = result;
     });
   }
 
-  void OnSessionDone(const grpc::Status& status) override {
+  void OnDispatchDone(const grpc::Status& status) override {
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      session_status_ = status.ok() ? status : service_->WorkError(status);
+      if (status.ok() && !write_failed_) {
+        queue_.emplace_back().mutable_exited()->set_completed(keys_);
+      }
+      dispatch_status_ = status;
     });
   }
 
@@ -199,10 +103,10 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
         queue_.clear();
       }
     });
-    if (!ok) CancelWork();
+    if (!ok) dispatch_.Cancel();
   }
 
-  void OnCancel() override { CancelWork(); }
+  void OnCancel() override { dispatch_.Cancel(); }
 
   void OnDone() override { delete this; }
 
@@ -221,31 +125,126 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
         queue_.pop_front();
         writing_ = true;
         write = true;
-      } else if (!writing_ && session_status_.has_value() && !finished_) {
+      } else if (!writing_ && dispatch_status_.has_value() && !finished_) {
         finished_ = true;
-        finish = *session_status_;
+        finish = *dispatch_status_;
       }
     }
     if (write) StartWrite(&out_);
     if (finish.has_value()) Finish(*finish);  // `this` may be gone after it.
   }
 
-  MainServiceImpl* const service_;
+  const uint64_t keys_;
+  Dispatch dispatch_;
   absl::Mutex mu_;
   std::deque<v1::ResultMsg> queue_ ABSL_GUARDED_BY(mu_);
   v1::ResultMsg out_;  // Touched only while writing_.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<grpc::Status> session_status_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> dispatch_status_ ABSL_GUARDED_BY(mu_);
+};
+
+// Adds every (uint64) field of `from` to the same field of `to`.
+void AddStats(const v1::Stats& from, v1::Stats* to) {
+  const google::protobuf::Descriptor* descriptor = from.GetDescriptor();
+  const google::protobuf::Reflection* reflection = from.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_UINT64) {
+      reflection->SetUInt64(to, field,
+                            reflection->GetUInt64(*to, field) +
+                                reflection->GetUInt64(from, field));
+    }
+  }
+}
+
+// A GetClusterStats call: one GetStats per replica, in parallel.
+// Threads: the constructor on gRPC's thread for the call; each GetStats
+// callback on gRPC's threads, concurrently, each writing its own slot; the
+// last one (by the atomic count) reads them all and finishes.
+class ClusterStatsCall final : public grpc::ServerUnaryReactor {
+ public:
+  ClusterStatsCall(MainServiceImpl* service,
+                   grpc::CallbackServerContext* context,
+                   v1::ClusterStats* reply)
+      : view_(service->replicas()->View()),
+        reply_(reply),
+        slots_(view_->replicas.size()),
+        pending_(view_->replicas.size()) {
+    reply_->set_units_resent(
+        service->counters()->units_resent.load(std::memory_order_relaxed));
+    if (slots_.empty()) {
+      Fill();
+      return;
+    }
+    const auto deadline =
+        std::min(context->deadline(),
+                 std::chrono::system_clock::now() + std::chrono::seconds(2));
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      Slot& slot = slots_[i];
+      slot.context.set_deadline(deadline);
+      view_->replicas[i]->stub->async()->GetStats(
+          &slot.context, &request_, &slot.stats, [this, i](grpc::Status s) {
+            slots_[i].status = std::move(s);
+            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) Fill();
+          });
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  struct Slot {
+    grpc::ClientContext context;
+    v1::Stats stats;
+    grpc::Status status;
+  };
+
+  void Fill() {
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      const WorkReplica& replica = *view_->replicas[i];
+      v1::ReplicaStats* out = reply_->add_replicas();
+      out->set_address(replica.name);
+      out->set_target(replica.target);
+      out->set_routable(!view_->down[i]);
+      if (slots_[i].status.ok()) {
+        *out->mutable_stats() = slots_[i].stats;
+        AddStats(slots_[i].stats, reply_->mutable_total());
+        reply_->set_replicas_answered(reply_->replicas_answered() + 1);
+      } else {
+        out->mutable_error()->set_code(slots_[i].status.error_code());
+        out->mutable_error()->set_message(slots_[i].status.error_message());
+      }
+    }
+    Finish(grpc::Status::OK);
+  }
+
+  const std::shared_ptr<const ReplicaView> view_;
+  v1::ClusterStats* const reply_;
+  const v1::GetStatsRequest request_;
+  std::vector<Slot> slots_;
+  std::atomic<size_t> pending_;
 };
 
 }  // namespace
 
-MainServiceImpl::MainServiceImpl(const Options& options)
-    : options_(options),
-      channel_(MakeWorkChannel(options.work_address, options.work_credentials)),
-      stub_(v1::WorkService::NewStub(channel_)) {}
+absl::StatusOr<std::unique_ptr<MainServiceImpl>> MainServiceImpl::Create(
+    const Options& options) {
+  WorkReplicas::Options replica_options;
+  replica_options.targets = options.work_address;
+  replica_options.credentials = options.work_credentials;
+  replica_options.resolve_interval = options.resolve_interval;
+  absl::StatusOr<std::unique_ptr<WorkReplicas>> replicas =
+      WorkReplicas::Create(std::move(replica_options));
+  if (!replicas.ok()) return replicas.status();
+  return std::unique_ptr<MainServiceImpl>(
+      new MainServiceImpl(options, *std::move(replicas)));
+}
+
+MainServiceImpl::MainServiceImpl(const Options& options,
+                                 std::unique_ptr<WorkReplicas> replicas)
+    : options_(options), replicas_(std::move(replicas)) {}
 
 absl::Status MainServiceImpl::Validate(const v1::RunRequest& request) const {
   if (request.keys().empty()) {
@@ -261,25 +260,6 @@ absl::Status MainServiceImpl::Validate(const v1::RunRequest& request) const {
   return absl::OkStatus();
 }
 
-grpc::Status MainServiceImpl::WorkError(const grpc::Status& status) const {
-  const std::string& address = options_.work_address;
-  switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-      return grpc::Status(status.error_code(),
-                          absl::StrCat("work_service at ", address,
-                                       " is unavailable: ",
-                                       status.error_message()));
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return grpc::Status(status.error_code(),
-                          absl::StrCat("the deadline passed before work_service at ",
-                                       address, " answered every key"));
-    default:
-      return grpc::Status(status.error_code(),
-                          absl::StrCat("work_service at ", address, ": ",
-                                       status.error_message()));
-  }
-}
-
 grpc::ServerUnaryReactor* MainServiceImpl::Run(
     grpc::CallbackServerContext* context, const v1::RunRequest* request,
     v1::RunReply* reply) {
@@ -289,6 +269,12 @@ grpc::ServerUnaryReactor* MainServiceImpl::Run(
 grpc::ServerWriteReactor<v1::ResultMsg>* MainServiceImpl::RunStream(
     grpc::CallbackServerContext* context, const v1::RunRequest* request) {
   return new RunStreamCall(this, context, request);  // Deletes itself.
+}
+
+grpc::ServerUnaryReactor* MainServiceImpl::GetClusterStats(
+    grpc::CallbackServerContext* context,
+    const v1::GetClusterStatsRequest* /*request*/, v1::ClusterStats* reply) {
+  return new ClusterStatsCall(this, context, reply);  // Deletes itself.
 }
 
 }  // namespace pieces

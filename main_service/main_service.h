@@ -1,12 +1,15 @@
-// The MainService implementation: each Run or RunStream call becomes one
-// WorkService.Process session on the work service (see work_session.h).
+// The MainService implementation. Each Run or RunStream call hands its keys
+// to a Dispatch (dispatch.h), which runs them on the work service replicas
+// (work_replicas.h): one Process session per replica involved, each key on
+// the replica that owns it.
 //
 // Run collects the results and answers with them in request order; RunStream
-// forwards each as it arrives, then the Exited. The caller's deadline and
-// cancellation carry over to the work session.
+// forwards each as it arrives, then one Exited. The caller's deadline and
+// cancellation carry over to the work sessions. GetClusterStats asks every
+// replica for its Stats.
 //
-// Thread safety: gRPC calls Run and RunStream on its own threads; nothing in
-// them blocks. The object must outlive the server that serves it.
+// Thread safety: gRPC calls the methods on its own threads; nothing in them
+// blocks. The object must outlive the server that serves it.
 #ifndef PIECES_MAIN_SERVICE_MAIN_SERVICE_H_
 #define PIECES_MAIN_SERVICE_MAIN_SERVICE_H_
 
@@ -15,17 +18,25 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "main_service/dispatch.h"
+#include "main_service/work_replicas.h"
 #include "pieces/v1/main_service.grpc.pb.h"
-#include "pieces/v1/work_service.grpc.pb.h"
 
 namespace pieces {
 
 class MainServiceImpl final : public v1::MainService::CallbackService {
  public:
   struct Options {
-    // Where work_service listens, as a gRPC target ("host:port").
+    // Where the work service replicas listen: "host:port[,host:port...]",
+    // each host a name that may resolve to several addresses (see
+    // work_replicas.h).
     std::string work_address = "localhost:50052";
+    // How often the names are resolved again (also at once after a replica
+    // fails).
+    absl::Duration resolve_interval = absl::Seconds(5);
     // The most keys one request may carry.
     size_t max_keys = 100000;
     // How to reach work_service: TLS or plaintext (see MakeChannelCredentials
@@ -33,7 +44,9 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
     std::shared_ptr<grpc::ChannelCredentials> work_credentials;
   };
 
-  explicit MainServiceImpl(const Options& options);
+  // INVALID_ARGUMENT when options.work_address is malformed.
+  static absl::StatusOr<std::unique_ptr<MainServiceImpl>> Create(
+      const Options& options);
 
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context,
                                 const v1::RunRequest* request,
@@ -43,20 +56,26 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::RunRequest* request) override;
 
+  grpc::ServerUnaryReactor* GetClusterStats(
+      grpc::CallbackServerContext* context,
+      const v1::GetClusterStatsRequest* request,
+      v1::ClusterStats* reply) override;
+
   // INVALID_ARGUMENT, saying why, when `request` cannot be run.
   absl::Status Validate(const v1::RunRequest& request) const;
 
-  // The status to give a caller whose work session ended with `status`: it
-  // names the work service's address.
-  grpc::Status WorkError(const grpc::Status& status) const;
-
-  v1::WorkService::Stub* work_stub() { return stub_.get(); }
+  WorkReplicas* replicas() { return replicas_.get(); }
+  Dispatch::Counters* counters() { return &counters_; }
 
  private:
+  MainServiceImpl(const Options& options,
+                  std::unique_ptr<WorkReplicas> replicas);
+
   // Constant after construction.
   const Options options_;
-  const std::shared_ptr<grpc::Channel> channel_;
-  const std::unique_ptr<v1::WorkService::Stub> stub_;
+  const std::unique_ptr<WorkReplicas> replicas_;
+
+  Dispatch::Counters counters_;
 };
 
 }  // namespace pieces

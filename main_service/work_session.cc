@@ -7,29 +7,29 @@ namespace pieces {
 
 void WorkSession::Start(v1::WorkService::Stub* stub,
                         grpc::ClientContext* context,
-                        std::vector<uint64_t> keys, Listener* listener) {
-  auto* session = new WorkSession(std::move(keys), listener);
+                        std::vector<Unit> units, Listener* listener) {
+  auto* session = new WorkSession(std::move(units), listener);
   stub->async()->Process(context, session);
   session->StartRead(&session->in_);
   session->WriteNext();
   session->StartCall();
 }
 
-WorkSession::WorkSession(std::vector<uint64_t> keys, Listener* listener)
-    : keys_(std::move(keys)), listener_(listener) {}
+WorkSession::WorkSession(std::vector<Unit> units, Listener* listener)
+    : units_(std::move(units)), listener_(listener) {}
 
 void WorkSession::WriteNext() {
   // Batches: far fewer messages, and the results come back batched too.
   out_.Clear();
   v1::WorkBatch* batch = out_.mutable_batch();
-  const size_t end = std::min(keys_.size(), next_ + kWorksPerBatch);
+  const size_t end = std::min(units_.size(), next_ + kWorksPerBatch);
   batch->mutable_works()->Reserve(static_cast<int>(end - next_));
   for (; next_ < end; ++next_) {
     v1::Work* work = batch->add_works();
-    work->set_id(next_);
-    work->set_key(keys_[next_]);
+    work->set_id(units_[next_].id);
+    work->set_key(units_[next_].key);
   }
-  if (next_ < keys_.size()) {
+  if (next_ < units_.size()) {
     StartWrite(&out_);
   } else {
     // The last batch goes with the half-close, which is the session's Exit:
@@ -40,7 +40,7 @@ void WorkSession::WriteNext() {
 
 void WorkSession::OnWriteDone(bool ok) {
   // A failed write means the call is over; OnDone reports why.
-  if (ok && next_ < keys_.size()) WriteNext();
+  if (ok && next_ < units_.size()) WriteNext();
 }
 
 void WorkSession::OnReadDone(bool ok) {

@@ -1,5 +1,5 @@
 // The client side of one WorkService.Process session, as main_service runs
-// it: sends Work{id = i, key = keys[i]} for every key, in WorkBatch messages,
+// it: sends Work{id, key} for every unit it is given, in WorkBatch messages,
 // the last one with the half-close (which is the session's Exit), and passes
 // every ResultMsg the work service sends (ResultBatch messages, then the
 // Exited) to a Listener.
@@ -32,18 +32,24 @@ class WorkSession final
     virtual void OnSessionDone(const grpc::Status& status) = 0;
   };
 
+  // One unit to send.
+  struct Unit {
+    uint64_t id;
+    uint64_t key;
+  };
+
   // Starts a session on `stub` and returns; the session frees itself.
-  // `context` (which sets the deadline and can cancel) and `listener` must
-  // stay alive until OnSessionDone.
+  // `units` must not be empty. `context` (which sets the deadline and can
+  // cancel) and `listener` must stay alive until OnSessionDone.
   static void Start(v1::WorkService::Stub* stub, grpc::ClientContext* context,
-                    std::vector<uint64_t> keys, Listener* listener);
+                    std::vector<Unit> units, Listener* listener);
 
   void OnWriteDone(bool ok) override;
   void OnReadDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
 
  private:
-  WorkSession(std::vector<uint64_t> keys, Listener* listener);
+  WorkSession(std::vector<Unit> units, Listener* listener);
   ~WorkSession() override = default;
 
   // Writes the next batch of keys; the last one half-closes. Only the write
@@ -54,11 +60,11 @@ class WorkSession final
   static constexpr size_t kWorksPerBatch = 512;
 
   // Constant after construction.
-  const std::vector<uint64_t> keys_;
+  const std::vector<Unit> units_;
   Listener* const listener_;
 
   // Used only by the write path.
-  size_t next_ = 0;  // The index of the next key to send.
+  size_t next_ = 0;  // The index of the next unit to send.
   v1::WorkMsg out_;
   // Used only by the read path.
   v1::ResultMsg in_;

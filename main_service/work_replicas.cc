@@ -1,0 +1,314 @@
+#include "main_service/work_replicas.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "main_service/rendezvous.h"
+
+namespace pieces {
+namespace {
+
+// Splits "host:port" / "[ip6]:port" into host (without brackets) and port.
+absl::Status ParseEntry(absl::string_view target, std::string* host,
+                        std::string* port) {
+  const absl::string_view what = target;
+  absl::ConsumePrefix(&target, "dns:///");
+  const size_t colon = target.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", what, "' is not host:port (e.g. work_service:50052)"));
+  }
+  absl::string_view h = target.substr(0, colon);
+  const absl::string_view p = target.substr(colon + 1);
+  if (absl::ConsumePrefix(&h, "[") && !absl::ConsumeSuffix(&h, "]")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", what, "': an IPv6 address needs its closing ']'"));
+  }
+  uint32_t number;
+  if (h.empty() || !absl::SimpleAtoi(p, &number) || number == 0 ||
+      number > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", what, "' is not host:port with a port from 1 to 65535"));
+  }
+  *host = std::string(h);
+  *port = std::string(p);
+  return absl::OkStatus();
+}
+
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buffer[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ResolveDns(const std::string& host,
+                                                    const std::string& port) {
+  struct addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  struct addrinfo* found = nullptr;
+  const int error = getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+  if (error != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot resolve '", host, "': ", gai_strerror(error)));
+  }
+  std::vector<std::string> v4, v6;
+  for (const struct addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN];
+    if (a->ai_family == AF_INET) {
+      const auto* in = reinterpret_cast<const struct sockaddr_in*>(a->ai_addr);
+      inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+      v4.push_back(absl::StrCat(text, ":", port));
+    } else if (a->ai_family == AF_INET6) {
+      const auto* in6 =
+          reinterpret_cast<const struct sockaddr_in6*>(a->ai_addr);
+      inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+      v6.push_back(absl::StrCat("[", text, "]:", port));
+    }
+  }
+  freeaddrinfo(found);
+  std::vector<std::string>& names = v4.empty() ? v6 : v4;
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  if (names.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("'", host, "' has no IPv4 or IPv6 address"));
+  }
+  return std::move(names);
+}
+
+absl::StatusOr<std::unique_ptr<WorkReplicas>> WorkReplicas::Create(
+    Options options) {
+  std::vector<Entry> entries;
+  for (absl::string_view target :
+       absl::StrSplit(options.targets, ',', absl::SkipWhitespace())) {
+    target = absl::StripAsciiWhitespace(target);
+    Entry entry;
+    entry.target = std::string(target);
+    absl::Status parsed = ParseEntry(target, &entry.host, &entry.port);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--work_address: ", parsed.message()));
+    }
+    entry.host_is_ip = IsIpLiteral(entry.host);
+    entries.push_back(std::move(entry));
+  }
+  if (entries.empty()) {
+    return absl::InvalidArgumentError(
+        "--work_address is empty; give host:port[,host:port...]");
+  }
+  if (!options.resolver) options.resolver = ResolveDns;
+  std::unique_ptr<WorkReplicas> replicas(
+      new WorkReplicas(std::move(options), std::move(entries)));
+  replicas->Refresh();
+  replicas->thread_ = std::thread([r = replicas.get()] { r->RefreshLoop(); });
+  return replicas;
+}
+
+WorkReplicas::WorkReplicas(Options options, std::vector<Entry> entries)
+    : options_(std::move(options)), entries_(std::move(entries)) {
+  absl::MutexLock lock(&mu_);
+  view_ = std::make_shared<const ReplicaView>();
+}
+
+WorkReplicas::~WorkReplicas() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<const ReplicaView> WorkReplicas::View() const {
+  absl::MutexLock lock(&mu_);
+  return view_;
+}
+
+void WorkReplicas::ReportUnavailable(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  refresh_requested_ = true;
+  const bool known = std::any_of(
+      replicas_.begin(), replicas_.end(),
+      [&](const std::shared_ptr<const WorkReplica>& r) { return r->name == name; });
+  auto at = std::lower_bound(down_.begin(), down_.end(), name);
+  if (!known || (at != down_.end() && *at == name)) return;
+  down_.insert(at, name);
+  PublishLocked();
+}
+
+std::shared_ptr<const WorkReplica> WorkReplicas::NewReplica(
+    const Entry& entry, const std::string& name) const {
+  grpc::ChannelArguments args;
+  // Reconnect soon after a replica comes back, instead of gRPC's default
+  // backoff of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      options_.credentials;
+  if (credentials == nullptr) {
+    credentials = grpc::InsecureChannelCredentials();
+  } else if (!entry.host_is_ip) {
+    // The channel dials the address; the certificate names the host.
+    args.SetSslTargetNameOverride(entry.host);
+  }
+  auto replica = std::make_shared<WorkReplica>();
+  replica->name = name;
+  replica->target = entry.target;
+  replica->hash = ReplicaNameHash(name);
+  replica->channel = grpc::CreateCustomChannel(name, credentials, args);
+  replica->stub = v1::WorkService::NewStub(replica->channel);
+  return replica;
+}
+
+void WorkReplicas::Refresh() {
+  absl::MutexLock refresh_lock(&refresh_mu_);
+  // Resolve with no lock but refresh_mu_ held: DNS may take a while.
+  std::vector<std::string> names;
+  std::vector<const Entry*> name_entries;
+  for (Entry& entry : entries_) {
+    absl::StatusOr<std::vector<std::string>> resolved =
+        options_.resolver(entry.host, entry.port);
+    if (resolved.ok()) {
+      entry.names = *std::move(resolved);
+      entry.error.clear();
+    } else {
+      entry.error = std::string(resolved.status().message());
+    }
+    for (const std::string& name : entry.names) {
+      names.push_back(name);
+      name_entries.push_back(&entry);
+    }
+  }
+  std::vector<std::string> errors;
+  for (const Entry& entry : entries_) {
+    if (!entry.error.empty()) errors.push_back(entry.error);
+  }
+
+  std::vector<std::shared_ptr<const WorkReplica>> old;
+  {
+    absl::MutexLock lock(&mu_);
+    old = replicas_;
+  }
+  // Keep the replicas (and channels) that are still there; make the new ones.
+  std::vector<std::shared_ptr<const WorkReplica>> next;
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto same = std::find_if(
+        old.begin(), old.end(),
+        [&](const std::shared_ptr<const WorkReplica>& r) { return r->name == names[i]; });
+    if (same != old.end()) {
+      next.push_back(*same);
+    } else if (std::none_of(next.begin(), next.end(),
+                            [&](const std::shared_ptr<const WorkReplica>& r) {
+                              return r->name == names[i];
+                            })) {
+      next.push_back(NewReplica(*name_entries[i], names[i]));
+    }
+  }
+  std::sort(next.begin(), next.end(),
+            [](const std::shared_ptr<const WorkReplica>& a,
+               const std::shared_ptr<const WorkReplica>& b) {
+              return a->name < b->name;
+            });
+
+  // A down replica is up again once its channel is READY; asking the state
+  // with try_to_connect starts the reconnection that finds out.
+  std::vector<std::string> down;
+  {
+    absl::MutexLock lock(&mu_);
+    down = down_;
+  }
+  std::vector<std::string> still_down;
+  for (const std::string& name : down) {
+    auto replica = std::find_if(
+        next.begin(), next.end(),
+        [&](const std::shared_ptr<const WorkReplica>& r) { return r->name == name; });
+    if (replica == next.end()) continue;  // Gone from DNS: forget it.
+    if ((*replica)->channel->GetState(/*try_to_connect=*/true) !=
+        GRPC_CHANNEL_READY) {
+      still_down.push_back(name);
+    }
+  }
+
+  absl::MutexLock lock(&mu_);
+  replicas_ = std::move(next);
+  // Keep what was reported down meanwhile; drop what recovered or left.
+  std::vector<std::string> merged;
+  for (const std::string& name : down_) {
+    const bool checked = std::binary_search(down.begin(), down.end(), name);
+    const bool present = std::any_of(
+        replicas_.begin(), replicas_.end(),
+        [&](const std::shared_ptr<const WorkReplica>& r) { return r->name == name; });
+    if (present && (!checked || std::find(still_down.begin(), still_down.end(),
+                                          name) != still_down.end())) {
+      merged.push_back(name);
+    }
+  }
+  down_ = std::move(merged);
+  auto view = std::make_shared<ReplicaView>(*view_);
+  view->resolve_error = absl::StrJoin(errors, "; ");
+  view_ = std::move(view);
+  PublishLocked();
+}
+
+void WorkReplicas::PublishLocked() {
+  auto view = std::make_shared<ReplicaView>();
+  view->replicas = replicas_;
+  view->resolve_error = view_->resolve_error;
+  std::vector<std::string> described;
+  for (const auto& replica : replicas_) {
+    const bool down =
+        std::binary_search(down_.begin(), down_.end(), replica->name);
+    view->down.push_back(down);
+    described.push_back(down ? absl::StrCat(replica->name, " (down)")
+                             : replica->name);
+  }
+  view_ = std::move(view);
+  std::string line =
+      absl::StrCat("main_service: work replicas for ", options_.targets, ": ",
+                   described.empty() ? "none" : absl::StrJoin(described, ", "));
+  if (!view_->resolve_error.empty()) {
+    absl::StrAppend(&line, " (", view_->resolve_error, ")");
+  }
+  if (line != published_) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+    published_ = std::move(line);
+  }
+}
+
+void WorkReplicas::RefreshLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      // Sooner while something is wrong: a replica down or none at all.
+      const absl::Duration wait =
+          (down_.empty() && !replicas_.empty() &&
+           view_->resolve_error.empty())
+              ? options_.resolve_interval
+              : std::min(options_.resolve_interval, options_.retry_interval);
+      auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || refresh_requested_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&wake), wait);
+      if (stopping_) return;
+      refresh_requested_ = false;
+    }
+    Refresh();
+  }
+}
+
+}  // namespace pieces
