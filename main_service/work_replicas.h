@@ -11,7 +11,7 @@
 // at once after a replica is reported unavailable. A name that fails to
 // resolve keeps the addresses it had, so a DNS hiccup never empties the set.
 // A replica reported unavailable is left out of routing (but still listed)
-// until its channel is READY again, which the thread checks every
+// until it answers a GetStats again, which the thread tries every
 // retry_interval (the channel reconnects with a backoff of at most 1 s).
 //
 // Thread safety: every method may be called from any thread. View() is a
@@ -51,7 +51,7 @@ struct WorkReplica {
 struct ReplicaView {
   // Every known replica, sorted by name.
   std::vector<std::shared_ptr<const WorkReplica>> replicas;
-  // down[i]: replicas[i] was reported unavailable and has not been seen READY
+  // down[i]: replicas[i] was reported unavailable and has not answered
   // since. Routing leaves it out while another replica is up.
   std::vector<bool> down;
   // Why the last resolution of some entry failed; empty when all resolved.
@@ -88,7 +88,7 @@ class WorkReplicas {
   std::shared_ptr<const ReplicaView> View() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // A session to the replica named `name` failed as if the replica were gone
-  // (UNAVAILABLE): route around it until it is READY again, and re-resolve
+  // (UNAVAILABLE): route around it until it answers again, and re-resolve
   // now.
   void ReportUnavailable(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -1,0 +1,288 @@
+// main_service in front of several work_service replicas, all real
+// processes: key affinity (each key computed once across the cluster, keys
+// spread evenly), a replica killed in the middle of a Run, replicas that
+// come back, none left.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "pieces/v1/main_service.grpc.pb.h"
+#include "tests/testing/test_process.h"
+#include "tests/testing/work_client.h"
+
+namespace pieces {
+namespace {
+
+using ::pieces::testing::AwaitStats;
+using ::pieces::testing::NewWorkStub;
+using ::pieces::testing::ServiceProcess;
+using ::pieces::testing::StartMainServiceOrFail;
+using ::pieces::testing::StartWorkServiceOrFail;
+using ::testing::HasSubstr;
+
+// Several work_service replicas and one main_service in front of them, given
+// the replicas as a comma-separated --work_address.
+struct Cluster {
+  std::vector<ServiceProcess> works;
+  ServiceProcess main;
+  std::unique_ptr<v1::MainService::Stub> stub;
+  std::string work_address;
+};
+
+Cluster StartCluster(int replicas, const std::vector<std::string>& work_flags) {
+  Cluster cluster;
+  std::vector<std::string> addresses;
+  for (int i = 0; i < replicas; ++i) {
+    cluster.works.push_back(StartWorkServiceOrFail(work_flags));
+    addresses.push_back(cluster.works.back().address);
+  }
+  cluster.work_address = absl::StrJoin(addresses, ",");
+  cluster.main = StartMainServiceOrFail({"--work_address=" + cluster.work_address});
+  cluster.stub = v1::MainService::NewStub(grpc::CreateChannel(
+      cluster.main.address, grpc::InsecureChannelCredentials()));
+  return cluster;
+}
+
+grpc::Status CallRun(v1::MainService::Stub& stub,
+                     const std::vector<uint64_t>& keys, v1::RunReply* reply) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(60));
+  v1::RunRequest request;
+  for (uint64_t key : keys) request.add_keys(key);
+  return stub.Run(&context, request, reply);
+}
+
+v1::ClusterStats ClusterStats(v1::MainService::Stub& stub) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  v1::ClusterStats stats;
+  grpc::Status status =
+      stub.GetClusterStats(&context, v1::GetClusterStatsRequest(), &stats);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return stats;
+}
+
+// Every result answers its key (echo and sleep work: value = key), in
+// request order.
+void ExpectAnswersInOrder(const std::vector<uint64_t>& keys,
+                          const v1::RunReply& reply) {
+  ASSERT_EQ(reply.results_size(), static_cast<int>(keys.size()));
+  EXPECT_EQ(reply.completed(), keys.size());
+  for (int i = 0; i < reply.results_size(); ++i) {
+    const v1::Result& result = reply.results(i);
+    ASSERT_EQ(result.id(), static_cast<uint64_t>(i));
+    ASSERT_EQ(result.key(), keys[i]);
+    ASSERT_EQ(result.value(), keys[i]);
+    ASSERT_FALSE(result.has_error()) << result.error().message();
+  }
+}
+
+std::vector<uint64_t> Range(uint64_t first, uint64_t count) {
+  std::vector<uint64_t> keys(count);
+  for (uint64_t i = 0; i < count; ++i) keys[i] = first + i;
+  return keys;
+}
+
+TEST(ScaleOutTest, EachKeyIsComputedOnceAcrossThreeReplicasAndKeysSpreadEvenly) {
+  Cluster cluster = StartCluster(3, {"--work=echo", "--threads=2"});
+  // 10,000 keys, each requested three times: in order, reversed, shuffled.
+  std::vector<uint64_t> keys = Range(0, 10000);
+  for (int round = 0; round < 3; ++round) {
+    if (round == 1) std::reverse(keys.begin(), keys.end());
+    if (round == 2) std::shuffle(keys.begin(), keys.end(), std::mt19937(7));
+    v1::RunReply reply;
+    grpc::Status status = CallRun(*cluster.stub, keys, &reply);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ExpectAnswersInOrder(keys, reply);
+  }
+
+  v1::ClusterStats stats = ClusterStats(*cluster.stub);
+  ASSERT_EQ(stats.replicas_size(), 3);
+  EXPECT_EQ(stats.replicas_answered(), 3u);
+  EXPECT_EQ(stats.total().computed(), 10000u);
+  EXPECT_EQ(stats.total().from_cache(), 20000u);
+  EXPECT_EQ(stats.total().work_received(), 30000u);
+  EXPECT_EQ(stats.total().cache_entries(), 10000u);
+  EXPECT_EQ(stats.units_resent(), 0u);
+  const double mean = 10000 / 3.0;
+  uint64_t computed = 0;
+  for (const v1::ReplicaStats& replica : stats.replicas()) {
+    SCOPED_TRACE(replica.address());
+    EXPECT_TRUE(replica.routable());
+    EXPECT_FALSE(replica.has_error());
+    // Each replica computed exactly the keys it holds: no key was computed
+    // on two replicas.
+    EXPECT_EQ(replica.stats().computed(), replica.stats().cache_entries());
+    EXPECT_LE(replica.stats().cache_entries(), mean * 1.10);
+    EXPECT_GT(replica.stats().cache_entries(), 0u);
+    computed += replica.stats().computed();
+  }
+  EXPECT_EQ(computed, stats.total().computed());
+  // The per-replica figures are the replicas' own.
+  for (const ServiceProcess& work : cluster.works) {
+    absl::StatusOr<v1::Stats> own = testing::GetStats(*NewWorkStub(work.address));
+    ASSERT_TRUE(own.ok()) << own.status();
+    const std::string name = "127.0.0.1:" + std::to_string(work.port);
+    auto listed = std::find_if(
+        stats.replicas().begin(), stats.replicas().end(),
+        [&](const v1::ReplicaStats& r) { return r.address() == name; });
+    ASSERT_NE(listed, stats.replicas().end()) << name;
+    EXPECT_EQ(listed->stats().computed(), own->computed());
+  }
+}
+
+TEST(ScaleOutTest, RunStreamAcrossReplicasAnswersEveryUnitOnceThenExited) {
+  Cluster cluster = StartCluster(3, {"--work=echo", "--threads=2"});
+  std::vector<uint64_t> keys = Range(500, 3000);
+  keys.insert(keys.end(), keys.begin(), keys.begin() + 1000);  // Repeats.
+  grpc::ClientContext context;
+  v1::RunRequest request;
+  for (uint64_t key : keys) request.add_keys(key);
+  auto reader = cluster.stub->RunStream(&context, request);
+  std::vector<int> seen(keys.size());
+  v1::ResultMsg message;
+  bool exited = false;
+  while (reader->Read(&message)) {
+    ASSERT_FALSE(exited) << "a message after Exited";
+    if (message.has_exited()) {
+      exited = true;
+      EXPECT_EQ(message.exited().completed(), keys.size());
+      continue;
+    }
+    ASSERT_TRUE(message.has_result());
+    const v1::Result& result = message.result();
+    ASSERT_LT(result.id(), keys.size());
+    ++seen[result.id()];
+    EXPECT_EQ(result.value(), keys[result.id()]);
+  }
+  grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(exited);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1),
+            static_cast<long>(keys.size()));
+  EXPECT_EQ(ClusterStats(*cluster.stub).total().computed(), 3000u);
+}
+
+TEST(ScaleOutTest, AReplicaKilledInTheMiddleOfARunLosesNoResult) {
+  Cluster cluster = StartCluster(3, {"--work=sleep:2ms", "--threads=2"});
+  const std::vector<uint64_t> keys = Range(100000, 6000);  // About 2 s of work.
+  ServiceProcess& victim = cluster.works[1];
+  auto victim_stub = NewWorkStub(victim.address);
+
+  grpc::Status status;
+  v1::RunReply reply;
+  std::thread caller([&] { status = CallRun(*cluster.stub, keys, &reply); });
+  // Kill it once it has done some of its share, with most still to do.
+  absl::StatusOr<v1::Stats> before = AwaitStats(
+      *victim_stub, [](const v1::Stats& s) { return s.computed() >= 50; });
+  ASSERT_TRUE(before.ok()) << before.status();
+  victim.process->Signal(SIGKILL);
+  caller.join();
+
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectAnswersInOrder(keys, reply);
+  v1::ClusterStats stats = ClusterStats(*cluster.stub);
+  EXPECT_GT(stats.units_resent(), 0u);
+  EXPECT_EQ(stats.replicas_answered(), 2u);
+  // The survivors computed each of their keys once, and not the keys the
+  // victim had answered before it died (those went to the caller already).
+  EXPECT_EQ(stats.total().computed(), stats.total().cache_entries());
+  EXPECT_LE(stats.total().cache_entries(), 6000 - before->computed());
+  const std::string victim_name = "127.0.0.1:" + std::to_string(victim.port);
+  for (const v1::ReplicaStats& replica : stats.replicas()) {
+    if (replica.address() != victim_name) continue;
+    EXPECT_TRUE(replica.has_error());
+    EXPECT_EQ(replica.error().code(), grpc::StatusCode::UNAVAILABLE);
+  }
+
+  // The same keys again: answered by the two left.
+  v1::RunReply again;
+  status = CallRun(*cluster.stub, keys, &again);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectAnswersInOrder(keys, again);
+}
+
+TEST(ScaleOutTest, AReplicaThatComesBackGetsItsKeysAgainWithoutRestartingMain) {
+  Cluster cluster = StartCluster(3, {"--work=echo", "--threads=2"});
+  const int port = cluster.works[2].port;
+  cluster.works[2].process->Signal(SIGKILL);
+  ASSERT_TRUE(cluster.works[2].process->AwaitExit(absl::Seconds(10)).ok());
+
+  // With it gone, every key goes to the other two.
+  v1::RunReply reply;
+  grpc::Status status = CallRun(*cluster.stub, Range(0, 3000), &reply);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectAnswersInOrder(Range(0, 3000), reply);
+
+  // Back on the same port: main's check reaches it and routes its keys to
+  // it again.
+  cluster.works[2] = StartWorkServiceOrFail(
+      {"--work=echo", "--threads=2", "--port=" + std::to_string(port)});
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  v1::ClusterStats stats;
+  do {
+    stats = ClusterStats(*cluster.stub);
+  } while ((stats.replicas_answered() != 3 ||
+            !std::all_of(stats.replicas().begin(), stats.replicas().end(),
+                         [](const v1::ReplicaStats& r) { return r.routable(); })) &&
+           absl::Now() < deadline);
+  ASSERT_EQ(stats.replicas_answered(), 3u);
+
+  status = CallRun(*cluster.stub, Range(0, 3000), &reply);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectAnswersInOrder(Range(0, 3000), reply);
+  absl::StatusOr<v1::Stats> back =
+      testing::GetStats(*NewWorkStub(cluster.works[2].address));
+  ASSERT_TRUE(back.ok()) << back.status();
+  // About a third of the keys are its own again (recomputed: its cache was
+  // lost).
+  EXPECT_GT(back->computed(), 700u);
+  EXPECT_LT(back->computed(), 1300u);
+}
+
+TEST(ScaleOutTest, NoReplicaLeftIsUnavailableNamingTheAddress) {
+  Cluster cluster = StartCluster(2, {"--work=echo"});
+  for (ServiceProcess& work : cluster.works) {
+    work.process->Signal(SIGKILL);
+    ASSERT_TRUE(work.process->AwaitExit(absl::Seconds(10)).ok());
+  }
+  v1::RunReply reply;
+  grpc::Status status = CallRun(*cluster.stub, Range(0, 100), &reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("work_service at " + cluster.work_address +
+                        " is unavailable"));
+  v1::ClusterStats stats = ClusterStats(*cluster.stub);
+  EXPECT_EQ(stats.replicas_size(), 2);
+  EXPECT_EQ(stats.replicas_answered(), 0u);
+}
+
+TEST(ScaleOutTest, AMalformedWorkAddressStopsMainServiceAtStart) {
+  auto process = testing::TestProcess::Start(
+      testing::MainServiceBinary(),
+      {"--port=0", "--work_address=localhost:50052,work_service"});
+  ASSERT_TRUE(process.ok()) << process.status();
+  absl::StatusOr<int> code = (*process)->AwaitExit(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 2);
+  EXPECT_THAT((*process)->output(),
+              HasSubstr("--work_address: 'work_service' is not host:port"));
+}
+
+}  // namespace
+}  // namespace pieces
