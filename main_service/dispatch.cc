@@ -85,6 +85,9 @@ bool Dispatch::RouteLocked(const std::vector<uint32_t>& units,
     }
   }
   if (candidates.empty()) {
+    // Perhaps replicas have come since the last resolution: look now, for
+    // the next call.
+    replicas_->RequestRefresh();
     std::string why;
     if (!failed_replicas_.empty()) {
       why = failure_detail_;

@@ -63,6 +63,12 @@ absl::StatusOr<std::vector<std::string>> ResolveDns(const std::string& host,
   hints.ai_socktype = SOCK_STREAM;
   struct addrinfo* found = nullptr;
   const int error = getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+  if (error == EAI_NONAME) {
+    // An answer, not a failure: the name has no address (every replica of a
+    // Compose service or Kubernetes Service is gone).
+    return absl::NotFoundError(
+        absl::StrCat("cannot resolve '", host, "': ", gai_strerror(error)));
+  }
   if (error != 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot resolve '", host, "': ", gai_strerror(error)));
@@ -139,6 +145,11 @@ std::shared_ptr<const ReplicaView> WorkReplicas::View() const {
   return view_;
 }
 
+void WorkReplicas::RequestRefresh() {
+  absl::MutexLock lock(&mu_);
+  refresh_requested_ = true;
+}
+
 void WorkReplicas::ReportUnavailable(const std::string& name) {
   absl::MutexLock lock(&mu_);
   refresh_requested_ = true;
@@ -188,6 +199,9 @@ void WorkReplicas::Refresh() {
       entry.names = *std::move(resolved);
       entry.error.clear();
     } else {
+      // NOT_FOUND means the name has no replica now; any other failure (a
+      // DNS timeout) keeps the last answer.
+      if (absl::IsNotFound(resolved.status())) entry.names.clear();
       entry.error = std::string(resolved.status().message());
     }
     for (const std::string& name : entry.names) {

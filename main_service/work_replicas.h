@@ -8,8 +8,10 @@
 // it has no IPv4 one, so that "localhost" is one replica, not two.
 //
 // A background thread resolves the names again every resolve_interval, and
-// at once after a replica is reported unavailable. A name that fails to
-// resolve keeps the addresses it had, so a DNS hiccup never empties the set.
+// at once after a replica is reported unavailable. A name that does not
+// exist (NXDOMAIN: every replica is gone) has no replica; a name whose
+// resolution fails otherwise (a DNS timeout) keeps the addresses it had, so a
+// DNS hiccup never empties the set.
 // A replica reported unavailable is left out of routing (but still listed)
 // until it answers a GetStats again, which the thread tries every
 // retry_interval (the channel reconnects with a backoff of at most 1 s).
@@ -61,7 +63,7 @@ struct ReplicaView {
 class WorkReplicas {
  public:
   // Resolves "host" for "port": the replica names ("ip:port") it stands for,
-  // or an error.
+  // NOT_FOUND when it has none, or another error when resolution failed.
   using Resolver = std::function<absl::StatusOr<std::vector<std::string>>(
       const std::string& host, const std::string& port)>;
 
@@ -91,6 +93,10 @@ class WorkReplicas {
   // (UNAVAILABLE): route around it until it answers again, and re-resolve
   // now.
   void ReportUnavailable(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Asks the background thread to resolve the names now (a call found no
+  // replica to use).
+  void RequestRefresh() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Resolves every entry and checks the replicas that are down, now, on the
   // calling thread; returns when done.
@@ -138,6 +144,7 @@ class WorkReplicas {
 
 // Resolves `host` with getaddrinfo: its IPv4 addresses, or its IPv6 ones if
 // it has none, as replica names "ip:port" / "[ip6]:port", sorted, no repeats.
+// NOT_FOUND when the name does not exist; UNAVAILABLE when DNS fails.
 absl::StatusOr<std::vector<std::string>> ResolveDns(const std::string& host,
                                                     const std::string& port);
 

@@ -121,6 +121,19 @@ TEST(WorkReplicasTest, AFailedResolutionKeepsTheLastAddresses) {
   EXPECT_THAT(view->resolve_error, HasSubstr("timeout"));
 }
 
+TEST(WorkReplicasTest, ANameThatNoLongerExistsHasNoReplica) {
+  FakeDns dns;
+  dns.Set("work", std::vector<std::string>{"10.0.0.2:50052"});
+  auto replicas = Make("work:50052,other:50052", &dns);
+  ASSERT_TRUE(replicas.ok()) << replicas.status();
+  dns.Set("work", absl::NotFoundError("cannot resolve 'work': Name or service not known"));
+  (*replicas)->Refresh();
+  auto view = (*replicas)->View();
+  EXPECT_TRUE(view->replicas.empty());
+  EXPECT_THAT(view->resolve_error, HasSubstr("Name or service not known"));
+  EXPECT_THAT(view->resolve_error, HasSubstr("unknown host other"));
+}
+
 TEST(WorkReplicasTest, ANameThatResolvesLaterIsPickedUpInTheBackground) {
   FakeDns dns;  // "work" unknown at first.
   auto replicas = Make("work:50052", &dns, absl::Milliseconds(20));
@@ -182,6 +195,9 @@ TEST(ResolveDnsTest, LocalhostIsItsIpv4AddressOnly) {
   names = ResolveDns("::1", "50052");
   ASSERT_TRUE(names.ok()) << names.status();
   EXPECT_THAT(*names, ElementsAre("[::1]:50052"));
+  names = ResolveDns("10.1.2.3", "7000");
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_THAT(*names, ElementsAre("10.1.2.3:7000"));
 }
 
 }  // namespace
