@@ -18,33 +18,13 @@ health_timeout=${E2E_HEALTH_TIMEOUT:-60}
 main_addr=localhost:50051
 work_addr=localhost:50052
 
-# E2E_COMPOSE picks the Compose tool, e.g. "docker compose"; else docker-compose (v1), else v2.
-if [[ -n ${E2E_COMPOSE:-} ]]; then
-  read -r -a compose <<<"$E2E_COMPOSE"
-elif command -v docker-compose >/dev/null 2>&1; then
-  compose=(docker-compose)
-else
-  compose=(docker compose)
-fi
-compose+=(-p "$project" -f docker-compose.yml)
+# shellcheck source=tests/e2e/lib.sh
+source tests/e2e/lib.sh
 
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/pieces-e2e.XXXXXX")
 passed=0
 failed=0
 stack_up=false
-
-log() { printf 'e2e: %s\n' "$*"; }
-pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$1"; }
-fail() {
-  failed=$((failed + 1))
-  printf 'FAIL %s\n' "$1"
-  [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/     | /' | head -n 30
-  return 0
-}
-# expect NAME ACTUAL EXPECTED [CONTEXT]: string equality check.
-expect() {
-  if [[ $2 == "$3" ]]; then pass "$1"; else fail "$1" "want: $3"$'\n'"got:  $2${4:+$'\n'$4}"; fi
-}
 
 finish() {
   local rc=$?
@@ -67,40 +47,6 @@ finish() {
   exit 0
 }
 trap finish EXIT
-
-# --- tools -------------------------------------------------------------------
-command -v grpcurl >/dev/null 2>&1 || scripts/install-tools.sh
-if ! command -v jq >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
-fi
-
-# grpc ARGS...: grpcurl with a bounded time; stdout+stderr in $out, exit code in $rc.
-grpc() {
-  rc=0
-  out=$(grpcurl -plaintext -max-time 10 "$@" 2>&1) || rc=$?
-}
-# call ADDR METHOD JSON: unary or server-streaming call with request JSON.
-call() { grpc -d "$3" "$1" "$2"; }
-
-# -a: `docker compose` (v2) lists stopped containers only with it.
-cid() { "${compose[@]}" ps -a -q "$1"; }
-health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$(cid "$1")"; }
-
-# wait_healthy SERVICE...: poll Docker's health status, bounded by $health_timeout.
-wait_healthy() {
-  local deadline=$((SECONDS + health_timeout)) s svc
-  for svc in "$@"; do
-    while s=$(health "$svc"); [[ $s != healthy ]]; do
-      if ((SECONDS >= deadline)); then
-        log "$svc not healthy after ${health_timeout}s (status: $s)"
-        return 1
-      fi
-      sleep 0.5
-    done
-  done
-}
-
-now_ms() { date +%s%3N; }
 
 # --- build and start -------------------------------------------------------------
 t0=$SECONDS
@@ -140,7 +86,8 @@ if ((rc == 0)) && grep -qx pieces.v1.WorkService <<<"$out"; then
 else fail "list on :50052 shows WorkService" "$out"; fi
 
 grpc $main_addr describe pieces.v1.MainService
-if ((rc == 0)) && grep -q 'rpc Run (' <<<"$out" && grep -q 'rpc RunStream (' <<<"$out"; then
+if ((rc == 0)) && grep -q 'rpc Run (' <<<"$out" && grep -q 'rpc RunStream (' <<<"$out" &&
+  grep -q 'rpc GetClusterStats (' <<<"$out"; then
   pass "describe pieces.v1.MainService"
 else fail "describe pieces.v1.MainService" "$out"; fi
 
@@ -220,6 +167,17 @@ call $work_addr pieces.v1.WorkService/GetStats '{}'
 if ((rc == 0)); then
   expect "GetStats: --threads=4 from compose" "$(jq -r '.threads' <<<"$out")" 4 "$out"
 else fail "GetStats" "$out"; fi
+
+call $main_addr pieces.v1.MainService/GetClusterStats '{}'
+if ((rc == 0)); then
+  # One replica: the address Docker's DNS gives for work_service, and main's sum
+  # equals that replica's own stats.
+  expect "GetClusterStats: one replica, answering, routable" \
+    "$(jq -c '[.replicas | length, .replicasAnswered, .replicas[0].routable, (.replicas[0].target)]' <<<"$out")" \
+    '[1,"1",true,"work_service:50052"]' "$out"
+  expect "GetClusterStats: total is the replica's stats" \
+    "$(jq -c '.total == .replicas[0].stats' <<<"$out")" true "$out"
+else fail "GetClusterStats" "$out"; fi
 
 # --- work_service down and back ----------------------------------------------------
 "${compose[@]}" stop work_service >>"$log_dir/compose.log" 2>&1
