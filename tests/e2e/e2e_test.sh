@@ -173,7 +173,7 @@ if ((rc == 0)); then
   # One replica: the address Docker's DNS gives for work_service, and main's sum
   # equals that replica's own stats.
   expect "GetClusterStats: one replica, answering, routable" \
-    "$(jq -c '[.replicas | length, .replicasAnswered, .replicas[0].routable, (.replicas[0].target)]' <<<"$out")" \
+    "$(jq -c '[(.replicas | length), .replicas_answered, .replicas[0].routable, .replicas[0].target]' <<<"$out")" \
     '[1,"1",true,"work_service:50052"]' "$out"
   expect "GetClusterStats: total is the replica's stats" \
     "$(jq -c '.total == .replicas[0].stats' <<<"$out")" true "$out"

@@ -100,7 +100,7 @@ wait_replicas() {
   local deadline=$((SECONDS + health_timeout)) n
   while :; do
     cluster_stats
-    n=$(jq -r '.replicasAnswered // "0"' <<<"$out" 2>/dev/null || echo 0)
+    n=$(jq -r '.replicas_answered // "0"' <<<"$out" 2>/dev/null || echo 0)
     [[ $rc == 0 && $n == "$1" && $(jq '.replicas | length' <<<"$out") == "$1" ]] && return 0
     ((SECONDS >= deadline)) && { log "main_service sees: $out"; return 1; }
     sleep 0.5
@@ -133,10 +133,10 @@ checks() {
     "$(jq -r '.total.computed // "0"' <<<"$out")"
   # Spread: cache entries per replica (all keys of this test, each held once).
   local spread
-  spread=$(jq -r '[.replicas[].stats.cacheEntries // "0" | tonumber] as $e |
+  spread=$(jq -r '[.replicas[].stats.cache_entries // "0" | tonumber] as $e |
     ($e | add / length) as $mean |
     if ($e | max) <= $mean * 1.10 then "ok" else "busiest \($e | max), mean \($mean)" end' <<<"$out")
-  expect "$where: the busiest replica holds at most 10% more keys than the mean ($(jq -c '[.replicas[].stats.cacheEntries]' <<<"$out"))" \
+  expect "$where: the busiest replica holds at most 10% more keys than the mean ($(jq -c '[.replicas[].stats.cache_entries]' <<<"$out"))" \
     "$spread" ok "$out"
 
   # Kill one replica while a 20,000-key Run is in progress.
@@ -158,7 +158,7 @@ checks() {
     "$log_dir/keys_kill.json" "$log_dir/reply_kill.json"
   cluster_stats
   local resent
-  resent=$(jq -r '.unitsResent // "0"' <<<"$out")
+  resent=$(jq -r '.units_resent // "0"' <<<"$out")
   if ((resent > 0)); then pass "$where: main_service re-sent $resent units of the killed replica"; else
     fail "$where: units of the killed replica were re-sent" "$out"; fi
 }
@@ -171,7 +171,7 @@ log "building images (log: $log_dir/build.log)"
 "${compose[@]}" down -v --remove-orphans >>"$log_dir/compose.log" 2>&1 || true
 compose_up=true
 # sleep:2ms: the kill Run lasts a few seconds; the 10,000 keys about two.
-PIECES_WORK=sleep:2ms "${compose[@]}" up -d --scale work_service=3 >>"$log_dir/compose.log" 2>&1 ||
+PIECES_WORK=sleep:2ms PIECES_WORK_PORTS=50052-50059 "${compose[@]}" up -d --scale work_service=3 >>"$log_dir/compose.log" 2>&1 ||
   { cat "$log_dir/compose.log"; exit 1; }
 replicas=$(cid work_service | wc -l)
 expect "compose: three work_service containers" "$replicas" 3
