@@ -1200,6 +1200,8 @@ class Bench {
 int main(int argc, char** argv) {
   // Before any thread: the echo server mode waits for SIGTERM synchronously.
   pieces::BlockTerminationSignals();
+  // As the services do, for the client and the echo server alike.
+  pieces::SkipMutexDeadlockDetection();
   absl::SetProgramUsageMessage(
       "The performance suite: starts work_service, main_service and a bare "
       "echo server, and prints each figure with its ratio to the echo "
