@@ -183,6 +183,16 @@ void Session::Plan(Ops& ops) {
   }
   if (!writing_ && NextMessage()) {
     writing_ = true;
+    if (out_.has_exited() && read_closed_ && starting_ == 0) {
+      // The client has half-closed (main_service's sessions do), so no late
+      // Work can arrive: the Exited and the OK status go in one operation,
+      // which saves the Finish and the OnWriteDone between them. After an
+      // Exit message the session keeps reading and finishes apart instead.
+      FinishWith(grpc::Status::OK);
+      finish_started_ = true;
+      ops.write_and_finish = true;
+      return;
+    }
     ops.write = true;
     ++starting_;
   }
@@ -241,8 +251,12 @@ void Session::Execute(Ops ops) {
       StartRead(&in_);
       ++started;
     }
-    // Finish is planned alone; after it `this` may be gone.
+    // Finish and the final write are planned alone; after them `this` may
+    // be gone.
     if (ops.finish.has_value()) Finish(*ops.finish);
+    if (ops.write_and_finish) {
+      StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+    }
     if (started == 0) return;
     ops = Ops();
     absl::MutexLock lock(&mu_);

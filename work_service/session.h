@@ -82,6 +82,9 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
     bool read = false;
     bool write = false;
     std::optional<grpc::Status> finish;
+    // Write out_ (the Exited) and finish with OK in one operation; it has no
+    // OnWriteDone.
+    bool write_and_finish = false;
     std::vector<Unit> units;  // Claimed keys, to hand to the pool.
   };
 
