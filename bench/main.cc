@@ -52,6 +52,7 @@
 #include "rounds.h"
 #include "stream_load.h"
 #include "unary_load.h"
+#include "work_service/work_function.h"
 
 ABSL_FLAG(bool, quick, false,
           "Run every case briefly (CI): about 0.3 s per figure, smaller "
@@ -676,6 +677,45 @@ class Bench {
 
   // --- Case 3 ---------------------------------------------------------------
 
+  // What this machine gives `threads` threads that only compute, as case 3's
+  // work does (MixRounds with --cpu_rounds), in units per second: the
+  // reference for case 3's ratio. On a machine whose other users keep the
+  // cores busy, 2 threads get less than twice what 1 thread gets, and no
+  // service can do better than that.
+  MeasureFn ComputeOnly(int threads) {
+    return [this, threads]() -> absl::StatusOr<Sample> {
+      const uint64_t rounds = absl::GetFlag(FLAGS_cpu_rounds);
+      std::atomic<uint64_t> done{0};
+      std::atomic<bool> counting{false};
+      std::atomic<bool> stop{false};
+      std::atomic<uint64_t> sink{0};
+      std::vector<std::thread> workers;
+      for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+          uint64_t key = static_cast<uint64_t>(t) << 40;
+          while (!stop.load(std::memory_order_relaxed)) {
+            sink.fetch_add(MixRounds(key++, rounds), std::memory_order_relaxed);
+            if (counting.load(std::memory_order_relaxed)) {
+              done.fetch_add(1, std::memory_order_relaxed);
+            }
+          }
+        });
+      }
+      absl::SleepFor(warmup_);
+      counting.store(true);
+      const absl::Time begin = absl::Now();
+      absl::SleepFor(measure_);
+      const uint64_t units = done.load();
+      const absl::Time end = absl::Now();
+      stop.store(true);
+      for (std::thread& worker : workers) worker.join();
+      Sample sample;
+      sample.rate = static_cast<double>(units) /
+                    absl::ToDoubleSeconds(end - begin);
+      return sample;
+    };
+  }
+
   absl::Status ComputePath() {
     const uint64_t rounds = absl::GetFlag(FLAGS_cpu_rounds);
     const std::string work = absl::StrCat("--work=cpu:", rounds);
@@ -721,6 +761,21 @@ class Bench {
                     .Goal("ratio >= 1.80", paired->ratio >= 1.8));
     report_.Note(RatioRange(*paired));
     NoteIfAny(PairUsage(*paired, "--threads=1", "--threads=2", "unit"));
+
+    // The machine's own ratio, in the same minutes.
+    absl::StatusOr<Paired> machine =
+        MeasurePaired(rounds_, ComputeOnly(1), ComputeOnly(2));
+    if (!machine.ok()) return machine.status();
+    report_.Add(Figure("3 compute",
+                       "reference: bare computation in this process, 2 "
+                       "threads / 1 thread",
+                       TwoDecimals(machine->ratio))
+                    .Ratio(machine->ratio, "(what the machine allows)"));
+    report_.Note(absl::StrCat(
+        "1 thread ", RateText(machine->ceiling, "units"), ", 2 threads ",
+        RateText(machine->subject, "units"), "; ", RatioRange(*machine),
+        "; the service's ratio is ", TwoDecimals(paired->ratio / machine->ratio),
+        " of it"));
     return absl::OkStatus();
   }
 
@@ -1113,8 +1168,10 @@ class Bench {
     constexpr int kParallel = 4;
     constexpr uint64_t kFirstKey = uint64_t{1} << 40;
 
+    // No bound on the cache: with the default --cache_capacity of 1,000,000,
+    // the warm-up's keys would push as many of the measured ones out.
     absl::StatusOr<Connected<WorkService>> work =
-        StartConnectedWork({"--work=echo"});
+        StartConnectedWork({"--work=echo", "--cache_capacity=0"});
     if (!work.ok()) return work.status();
     WorkService::Stub* stub = work->stub.get();
     // One small session first, so that the baseline has the connection, the
@@ -1200,6 +1257,8 @@ class Bench {
 int main(int argc, char** argv) {
   // Before any thread: the echo server mode waits for SIGTERM synchronously.
   pieces::BlockTerminationSignals();
+  // As the services do, for the client and the echo server alike.
+  pieces::SkipMutexDeadlockDetection();
   absl::SetProgramUsageMessage(
       "The performance suite: starts work_service, main_service and a bare "
       "echo server, and prints each figure with its ratio to the echo "

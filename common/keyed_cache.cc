@@ -42,6 +42,11 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
 
 KeyedCache::Lookup KeyedCache::LookupOrClaim(uint64_t key,
                                              Continuation then) {
+  return LookupOrClaim(key, [&then] { return std::move(then); });
+}
+
+KeyedCache::Lookup KeyedCache::LookupOrClaim(
+    uint64_t key, absl::FunctionRef<Continuation()> make_then) {
   absl::MutexLock lock(&mu_);
   if (auto it = ready_.find(key); it != ready_.end()) {
     const uint32_t index = it->second;
@@ -50,7 +55,7 @@ KeyedCache::Lookup KeyedCache::LookupOrClaim(uint64_t key,
     return Lookup{Found::kReady, nodes_[index].value};
   }
   if (auto it = in_progress_.find(key); it != in_progress_.end()) {
-    it->second->parked.push_back(std::move(then));
+    it->second->parked.push_back(make_then());
     ++waiting_;
     waiting_grew_.SignalAll();
     return Lookup{Found::kParked};

@@ -99,6 +99,14 @@ class KeyedCache {
   Lookup LookupOrClaim(uint64_t key, Continuation then)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The same, but the continuation is made by `make_then` (under the lock)
+  // only if the caller parks. A hit or a claim then allocates nothing: an
+  // AnyInvocable whose captures exceed its 16 bytes of inline storage lives
+  // on the heap, and most lookups are hits.
+  Lookup LookupOrClaim(uint64_t key,
+                       absl::FunctionRef<Continuation()> make_then)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Computes a key this caller claimed, publishes a successful value, wakes
   // the blocked waiters and runs the parked continuations. Returns the
   // outcome, with computed = true.

@@ -4,6 +4,7 @@
 //
 // int main(int argc, char** argv) {
 //   pieces::BlockTerminationSignals();  // First, before any thread starts.
+//   pieces::SkipMutexDeadlockDetection();
 //   MyServiceImpl service;
 //   return pieces::RunServer({"my_service", port, grace}, {&service}).ok() ? 0 : 1;
 // }
@@ -25,6 +26,15 @@ namespace pieces {
 // starts afterwards, so that RunServer() can wait for them synchronously.
 // Call it at the start of main(), before any thread exists.
 void BlockTerminationSignals();
+
+// Turns off absl::Mutex deadlock detection in builds with NDEBUG (Release,
+// RelWithDebInfo); a build without NDEBUG keeps it. Debian's libabsl is built
+// without NDEBUG, so detection is on by default: every Lock and Unlock of
+// every absl::Mutex, gRPC's own included, goes through a process-wide
+// spinlock and a GraphCycles lookup (about 5,000 instructions per cache-hit
+// unit in work_service, measured with callgrind; see BENCHMARKS.md). Call it
+// at the start of main(), before the first lock.
+void SkipMutexDeadlockDetection();
 
 struct ServerOptions {
   // The program's name, for log lines.

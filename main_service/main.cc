@@ -42,6 +42,7 @@ ABSL_FLAG(bool, reflection, true,
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
+  pieces::SkipMutexDeadlockDetection();
   absl::SetProgramUsageMessage(
       "The front door: hands each request's keys to work_service.\n"
       "Usage: main_service [--port=50051] [--work_address=localhost:50052]\n"

@@ -42,6 +42,7 @@ ABSL_FLAG(bool, reflection, true,
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
+  pieces::SkipMutexDeadlockDetection();
   absl::SetProgramUsageMessage(
       "Runs keyed work on a thread pool with a shared cache.\n"
       "Usage: work_service [--port=50052] [--threads=N] [--work=echo]\n"

@@ -21,8 +21,11 @@ class SeenIds {
  public:
   // Records `id`; returns false if it was seen before.
   bool Insert(uint64_t id) {
-    if (id < dense_end_ || !sparse_.insert(id).second) return false;
-    // Fold the ids that now continue the dense prefix into it.
+    if (id < dense_end_) return false;
+    if (id != dense_end_) return sparse_.insert(id).second;
+    // The next id of the prefix (the usual case) touches no set; then fold
+    // the ids that now continue the prefix into it.
+    ++dense_end_;
     while (!sparse_.empty()) {
       auto it = sparse_.find(dense_end_);
       if (it == sparse_.end()) break;

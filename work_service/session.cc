@@ -92,18 +92,23 @@ bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
   // answered here; the first unit for an absent key claims it and goes to
   // the pool; a unit whose key is in progress parks until the unit computing
   // it completes it, on that unit's pool thread.
+  // The continuation is made only for a unit that parks.
+  const Unit unit{work.id(), work.key()};
   const KeyedCache::Lookup lookup = env_.cache->LookupOrClaim(
-      work.key(),
-      [this, work](KeyedCache::Outcome outcome) { CompleteUnit(work, outcome); });
+      unit.key, [this, unit]() -> KeyedCache::Continuation {
+        return [this, unit](KeyedCache::Outcome outcome) {
+          Deliver(MakeAnswer(unit, std::move(outcome)));
+        };
+      });
   switch (lookup.found) {
     case KeyedCache::Found::kReady:
-      queue_.push_back(MakeResult(
-          work, KeyedCache::Outcome{lookup.value, /*computed=*/false,
+      queue_.push_back(MakeAnswer(
+          unit, KeyedCache::Outcome{lookup.value, /*computed=*/false,
                                     /*waited=*/false}));
       break;
     case KeyedCache::Found::kClaimed:
       ++tasks_;
-      ops.units.push_back(work);
+      ops.units.push_back(unit);
       break;
     case KeyedCache::Found::kParked:
       ++tasks_;  // The continuation refers to this session.
@@ -178,6 +183,16 @@ void Session::Plan(Ops& ops) {
   }
   if (!writing_ && NextMessage()) {
     writing_ = true;
+    if (out_.has_exited() && read_closed_ && starting_ == 0) {
+      // The client has half-closed (main_service's sessions do), so no late
+      // Work can arrive: the Exited and the OK status go in one operation,
+      // which saves the Finish and the OnWriteDone between them. After an
+      // Exit message the session keeps reading and finishes apart instead.
+      FinishWith(grpc::Status::OK);
+      finish_started_ = true;
+      ops.write_and_finish = true;
+      return;
+    }
     ops.write = true;
     ++starting_;
   }
@@ -192,18 +207,22 @@ void Session::Plan(Ops& ops) {
 
 bool Session::NextMessage() {
   if (!queue_.empty()) {
-    out_.Clear();
+    // out_ is not cleared as a whole: that would free its Result objects.
+    // RepeatedPtrField::Clear keeps them for the next Add, and the single
+    // Result is reused as it is. So a steady session allocates no Result.
     if (batched_) {
       // Everything ready goes out together, up to a bound on the size.
-      v1::ResultBatch* batch = out_.mutable_batch();
+      auto* results = out_.mutable_batch()->mutable_results();
+      results->Clear();
       const size_t n = std::min(queue_.size(), kMaxResultsPerBatch);
-      batch->mutable_results()->Reserve(static_cast<int>(n));
       for (size_t i = 0; i < n; ++i) {
-        *batch->add_results() = std::move(queue_.front());
+        FillResult(queue_.front(), results->Add());
         queue_.pop_front();
       }
     } else {
-      *out_.mutable_result() = std::move(queue_.front());
+      v1::Result* result = out_.mutable_result();
+      result->Clear();
+      FillResult(queue_.front(), result);
       queue_.pop_front();
     }
     return true;
@@ -220,8 +239,8 @@ bool Session::NextMessage() {
 
 void Session::Execute(Ops ops) {
   while (true) {
-    for (v1::Work& work : ops.units) {
-      env_.pool->Submit([this, work = std::move(work)] { RunUnit(work); });
+    for (const Unit& unit : ops.units) {
+      env_.pool->Submit([this, unit] { RunUnit(unit); });
     }
     int started = 0;
     if (ops.write) {
@@ -232,8 +251,12 @@ void Session::Execute(Ops ops) {
       StartRead(&in_);
       ++started;
     }
-    // Finish is planned alone; after it `this` may be gone.
+    // Finish and the final write are planned alone; after them `this` may
+    // be gone.
     if (ops.finish.has_value()) Finish(*ops.finish);
+    if (ops.write_and_finish) {
+      StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+    }
     if (started == 0) return;
     ops = Ops();
     absl::MutexLock lock(&mu_);
@@ -242,7 +265,7 @@ void Session::Execute(Ops ops) {
   }
 }
 
-void Session::RunUnit(const v1::Work& work) {
+void Session::RunUnit(Unit unit) {
   bool ended;
   {
     absl::MutexLock lock(&mu_);
@@ -250,60 +273,59 @@ void Session::RunUnit(const v1::Work& work) {
   }
   // The session ended before this unit started: nobody wants its result,
   // and unless another unit waits for the key, it is not computed.
-  if (ended && env_.cache->AbandonClaim(work.key())) {
+  if (ended && env_.cache->AbandonClaim(unit.key)) {
     env_.stats->cancelled.fetch_add(1, std::memory_order_relaxed);
     Deliver(std::nullopt);
     return;
   }
-  CompleteUnit(work, env_.cache->CompleteClaim(work.key(), [this](uint64_t key) {
+  Deliver(MakeAnswer(unit, env_.cache->CompleteClaim(unit.key, [this](uint64_t key) {
     return env_.work->Compute(key);
-  }));
+  })));
 }
 
-void Session::CompleteUnit(const v1::Work& work,
-                           const KeyedCache::Outcome& outcome) {
-  Deliver(MakeResult(work, outcome));
-}
-
-v1::Result Session::MakeResult(const v1::Work& work,
-                               const KeyedCache::Outcome& outcome) const {
-  v1::Result result;
-  result.set_id(work.id());
-  result.set_key(work.key());
-  result.set_waited(outcome.waited);
+Session::Answer Session::MakeAnswer(Unit unit,
+                                    KeyedCache::Outcome outcome) const {
   WorkStats& stats = *env_.stats;
   if (outcome.waited) stats.waited.fetch_add(1, std::memory_order_relaxed);
-  if (outcome.value.ok()) {
-    result.set_value(*outcome.value);
-    if (outcome.computed) {
-      result.set_performed(v1::PERFORMED_NEW);
-      stats.computed.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      result.set_performed(v1::PERFORMED_FROM_CACHE);
-      stats.from_cache.fetch_add(1, std::memory_order_relaxed);
-    }
-  } else {
-    result.mutable_error()->set_code(
-        static_cast<int32_t>(outcome.value.status().code()));
-    result.mutable_error()->set_message(
-        std::string(outcome.value.status().message()));
+  if (!outcome.value.ok()) {
     stats.failed.fetch_add(1, std::memory_order_relaxed);
+  } else if (outcome.computed) {
+    stats.computed.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    stats.from_cache.fetch_add(1, std::memory_order_relaxed);
   }
-  return result;
+  return Answer{unit, std::move(outcome)};
 }
 
-void Session::Deliver(std::optional<v1::Result> result) {
+void Session::FillResult(const Answer& answer, v1::Result* result) {
+  const KeyedCache::Outcome& outcome = answer.outcome;
+  result->set_id(answer.unit.id);
+  result->set_key(answer.unit.key);
+  result->set_waited(outcome.waited);
+  if (outcome.value.ok()) {
+    result->set_value(*outcome.value);
+    result->set_performed(outcome.computed ? v1::PERFORMED_NEW
+                                           : v1::PERFORMED_FROM_CACHE);
+  } else {
+    result->mutable_error()->set_code(
+        static_cast<int32_t>(outcome.value.status().code()));
+    result->mutable_error()->set_message(
+        std::string(outcome.value.status().message()));
+  }
+}
+
+void Session::Deliver(std::optional<Answer> answer) {
   Ops ops;
   bool last = false;
   {
     absl::MutexLock lock(&mu_);
     --tasks_;
-    if (!result.has_value() || finish_status_.has_value()) {
+    if (!answer.has_value() || finish_status_.has_value()) {
       // Skipped, or its session ended first: it will never be written.
       --unanswered_;
       env_.stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
     } else {
-      queue_.push_back(std::move(*result));
+      queue_.push_back(std::move(*answer));
     }
     // Once gRPC is done with the session, the last task frees it.
     last = done_ && tasks_ == 0;

@@ -63,12 +63,29 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
   void OnDone() override;
 
  private:
+  // One unit of work: what its Result needs of the Work.
+  struct Unit {
+    uint64_t id;
+    uint64_t key;
+  };
+
+  // A unit's answer, waiting to be written. Kept this small and turned into
+  // a Result only when it is written, into the Result objects of out_, which
+  // are reused from one message to the next: no allocation per unit.
+  struct Answer {
+    Unit unit;
+    KeyedCache::Outcome outcome;
+  };
+
   // gRPC operations decided under mu_, started after releasing it.
   struct Ops {
     bool read = false;
     bool write = false;
     std::optional<grpc::Status> finish;
-    std::vector<v1::Work> units;  // To hand to the pool.
+    // Write out_ (the Exited) and finish with OK in one operation; it has no
+    // OnWriteDone.
+    bool write_and_finish = false;
+    std::vector<Unit> units;  // Claimed keys, to hand to the pool.
   };
 
   ~Session() override = default;
@@ -91,21 +108,18 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
   // Starts the operations in `ops`, then plans again until nothing is left.
   void Execute(Ops ops) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Computes a unit's claimed key on a pool thread and hands its Result to
+  // Computes a unit's claimed key on a pool thread and hands its answer to
   // the write queue (or drops the claim if the session has ended and nobody
   // waits for the key).
-  void RunUnit(const v1::Work& work) ABSL_LOCKS_EXCLUDED(mu_);
-  // The Result of `work` given its cache outcome; counts it in the stats.
-  v1::Result MakeResult(const v1::Work& work,
-                        const KeyedCache::Outcome& outcome) const;
-  // Turns a unit's cache outcome into its Result and delivers it. Runs on
-  // the pool: on the unit's thread, or on the thread that computed the key
-  // the unit was parked on.
-  void CompleteUnit(const v1::Work& work, const KeyedCache::Outcome& outcome)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  // Called on the pool once a unit is over; `result` is empty for a unit that
-  // was skipped. Deletes the session if it was the last reference.
-  void Deliver(std::optional<v1::Result> result) ABSL_LOCKS_EXCLUDED(mu_);
+  void RunUnit(Unit unit) ABSL_LOCKS_EXCLUDED(mu_);
+  // Counts a unit's cache outcome in the stats and makes its answer.
+  Answer MakeAnswer(Unit unit, KeyedCache::Outcome outcome) const;
+  // Fills `result` (cleared) with `answer`.
+  static void FillResult(const Answer& answer, v1::Result* result);
+  // Called on the pool once a unit is over, on the unit's thread or on the
+  // thread that computed the key it was parked on; `answer` is empty for a
+  // unit that was skipped. Deletes the session if it was the last reference.
+  void Deliver(std::optional<Answer> answer) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const SessionEnv env_;
@@ -114,13 +128,14 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
   // The message being read; touched only by the one read in flight and by
   // OnReadDone.
   v1::WorkMsg in_;
-  // The message being written; touched only while `writing_`.
+  // The message being written; touched only while `writing_` and by
+  // NextMessage, which reuses the Result objects left in it.
   v1::ResultMsg out_;
   SeenIds ids_ ABSL_GUARDED_BY(mu_);
   // At most this many results go in one ResultBatch (about 40 kB).
   static constexpr size_t kMaxResultsPerBatch = 2048;
 
-  std::deque<v1::Result> queue_ ABSL_GUARDED_BY(mu_);  // Results to write.
+  std::deque<Answer> queue_ ABSL_GUARDED_BY(mu_);  // Answers to write.
   bool batched_ ABSL_GUARDED_BY(mu_) = false;  // The client sent a batch.
   bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
   bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
