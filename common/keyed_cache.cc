@@ -9,6 +9,20 @@
 #include "absl/time/clock.h"
 
 namespace pieces {
+namespace {
+
+// `result`, with an error of its own: absl::Status shares its heap rep between
+// copies and counts them inside Debian's libabsl_status, on whichever thread
+// drops the last one. Every caller gets its own rep, so the callers of one
+// failed computation, on their own threads, share nothing (and
+// ThreadSanitizer, which cannot see that library's count, sees nothing
+// shared either). One copy of the message per failed caller.
+absl::StatusOr<uint64_t> OwnCopy(const absl::StatusOr<uint64_t>& result) {
+  if (result.ok()) return result;
+  return absl::Status(result.status().code(), result.status().message());
+}
+
+}  // namespace
 
 KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
   std::shared_ptr<InProgress> state;
@@ -31,7 +45,8 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
       while (!other->done) other->cv.Wait(&mu_);
       --other->blocked;
       --waiting_;
-      return Outcome{other->result, /*computed=*/false, /*waited=*/true};
+      return Outcome{OwnCopy(other->result), /*computed=*/false,
+                     /*waited=*/true};
     }
     state = std::make_shared<InProgress>();
     in_progress_.emplace(key, state);
@@ -107,7 +122,7 @@ KeyedCache::Outcome KeyedCache::ComputeAndPublish(
     absl::MutexLock lock(&mu_);
     in_progress_.erase(key);
     if (result.ok()) Publish(key, *result);
-    state->result = result;
+    state->result = OwnCopy(result);
     state->done = true;
     parked.swap(state->parked);
     waiting_ -= parked.size();
@@ -116,7 +131,8 @@ KeyedCache::Outcome KeyedCache::ComputeAndPublish(
   // `state` stays alive through our reference.
   state->cv.SignalAll();
   for (Continuation& then : parked) {
-    std::move(then)(Outcome{result, /*computed=*/false, /*waited=*/true});
+    std::move(then)(
+        Outcome{OwnCopy(result), /*computed=*/false, /*waited=*/true});
   }
   return Outcome{std::move(result), /*computed=*/true, /*waited=*/false};
 }

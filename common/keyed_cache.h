@@ -60,7 +60,8 @@ class KeyedCache {
   // What one GetOrCompute() call saw.
   struct Outcome {
     // The key's value, or the error of the computation this call ran or
-    // waited for.
+    // waited for. Each caller's error is a Status of its own (no rep shared
+    // with another caller's), so callers may keep it on any thread.
     absl::StatusOr<uint64_t> value;
     // This call ran `compute` itself.
     bool computed = false;

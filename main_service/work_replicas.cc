@@ -48,6 +48,16 @@ absl::Status ParseEntry(absl::string_view target, std::string* host,
   return absl::OkStatus();
 }
 
+// The replica named `name` in `replicas`, or null.
+const WorkReplica* Find(
+    const std::vector<std::shared_ptr<const WorkReplica>>& replicas,
+    const std::string& name) {
+  for (const auto& replica : replicas) {
+    if (replica->name == name) return replica.get();
+  }
+  return nullptr;
+}
+
 bool IsIpLiteral(const std::string& host) {
   unsigned char buffer[sizeof(struct in6_addr)];
   return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
@@ -153,11 +163,10 @@ void WorkReplicas::RequestRefresh() {
 void WorkReplicas::ReportUnavailable(const std::string& name) {
   absl::MutexLock lock(&mu_);
   refresh_requested_ = true;
-  const bool known = std::any_of(
-      replicas_.begin(), replicas_.end(),
-      [&](const std::shared_ptr<const WorkReplica>& r) { return r->name == name; });
   auto at = std::lower_bound(down_.begin(), down_.end(), name);
-  if (!known || (at != down_.end() && *at == name)) return;
+  if (Find(replicas_, name) == nullptr || (at != down_.end() && *at == name)) {
+    return;
+  }
   down_.insert(at, name);
   PublishLocked();
 }
@@ -222,17 +231,12 @@ void WorkReplicas::Refresh() {
   // Keep the replicas (and channels) that are still there; make the new ones.
   std::vector<std::shared_ptr<const WorkReplica>> next;
   for (size_t i = 0; i < names.size(); ++i) {
+    if (Find(next, names[i]) != nullptr) continue;  // Two entries, one address.
     auto same = std::find_if(
         old.begin(), old.end(),
         [&](const std::shared_ptr<const WorkReplica>& r) { return r->name == names[i]; });
-    if (same != old.end()) {
-      next.push_back(*same);
-    } else if (std::none_of(next.begin(), next.end(),
-                            [&](const std::shared_ptr<const WorkReplica>& r) {
-                              return r->name == names[i];
-                            })) {
-      next.push_back(NewReplica(*name_entries[i], names[i]));
-    }
+    next.push_back(same != old.end() ? *same
+                                     : NewReplica(*name_entries[i], names[i]));
   }
   std::sort(next.begin(), next.end(),
             [](const std::shared_ptr<const WorkReplica>& a,
@@ -249,47 +253,39 @@ void WorkReplicas::Refresh() {
     absl::MutexLock lock(&mu_);
     down = down_;
   }
-  std::vector<std::string> still_down;
+  std::vector<std::string> recovered;
   for (const std::string& name : down) {
-    auto replica = std::find_if(
-        next.begin(), next.end(),
-        [&](const std::shared_ptr<const WorkReplica>& r) { return r->name == name; });
-    if (replica == next.end()) continue;  // Gone from DNS: forget it.
+    const WorkReplica* replica = Find(next, name);
+    if (replica == nullptr) continue;  // Gone from DNS: dropped below.
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(1));
     v1::Stats stats;
-    if (!(*replica)->stub->GetStats(&context, v1::GetStatsRequest(), &stats)
-             .ok()) {
-      still_down.push_back(name);
+    if (replica->stub->GetStats(&context, v1::GetStatsRequest(), &stats).ok()) {
+      recovered.push_back(name);
     }
   }
 
   absl::MutexLock lock(&mu_);
   replicas_ = std::move(next);
-  // Keep what was reported down meanwhile; drop what recovered or left.
-  std::vector<std::string> merged;
+  // Drop from down_ what answered or left DNS; keep what was reported down
+  // while this ran.
+  std::vector<std::string> still_down;
   for (const std::string& name : down_) {
-    const bool checked = std::binary_search(down.begin(), down.end(), name);
-    const bool present = std::any_of(
-        replicas_.begin(), replicas_.end(),
-        [&](const std::shared_ptr<const WorkReplica>& r) { return r->name == name; });
-    if (present && (!checked || std::find(still_down.begin(), still_down.end(),
-                                          name) != still_down.end())) {
-      merged.push_back(name);
+    if (Find(replicas_, name) != nullptr &&
+        std::find(recovered.begin(), recovered.end(), name) == recovered.end()) {
+      still_down.push_back(name);
     }
   }
-  down_ = std::move(merged);
-  auto view = std::make_shared<ReplicaView>(*view_);
-  view->resolve_error = absl::StrJoin(errors, "; ");
-  view_ = std::move(view);
+  down_ = std::move(still_down);
+  resolve_error_ = absl::StrJoin(errors, "; ");
   PublishLocked();
 }
 
 void WorkReplicas::PublishLocked() {
   auto view = std::make_shared<ReplicaView>();
   view->replicas = replicas_;
-  view->resolve_error = view_->resolve_error;
+  view->resolve_error = resolve_error_;
   std::vector<std::string> described;
   for (const auto& replica : replicas_) {
     const bool down =
@@ -302,9 +298,7 @@ void WorkReplicas::PublishLocked() {
   std::string line =
       absl::StrCat("main_service: work replicas for ", options_.targets, ": ",
                    described.empty() ? "none" : absl::StrJoin(described, ", "));
-  if (!view_->resolve_error.empty()) {
-    absl::StrAppend(&line, " (", view_->resolve_error, ")");
-  }
+  if (!resolve_error_.empty()) absl::StrAppend(&line, " (", resolve_error_, ")");
   if (line != published_) {
     std::fprintf(stderr, "%s\n", line.c_str());
     published_ = std::move(line);
@@ -317,8 +311,7 @@ void WorkReplicas::RefreshLoop() {
       absl::MutexLock lock(&mu_);
       // Sooner while something is wrong: a replica down or none at all.
       const absl::Duration wait =
-          (down_.empty() && !replicas_.empty() &&
-           view_->resolve_error.empty())
+          (down_.empty() && !replicas_.empty() && resolve_error_.empty())
               ? options_.resolve_interval
               : std::min(options_.resolve_interval, options_.retry_interval);
       auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -119,7 +119,7 @@ class WorkReplicas {
   void RefreshLoop() ABSL_LOCKS_EXCLUDED(mu_);
   std::shared_ptr<const WorkReplica> NewReplica(const Entry& entry,
                                                 const std::string& name) const;
-  // Makes view_ from replicas_ and down_, and logs the change.
+  // Makes view_ from replicas_, down_ and resolve_error_, and logs a change.
   void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
@@ -134,6 +134,8 @@ class WorkReplicas {
   std::vector<std::shared_ptr<const WorkReplica>> replicas_
       ABSL_GUARDED_BY(mu_);
   std::vector<std::string> down_ ABSL_GUARDED_BY(mu_);  // Names, sorted.
+  // Why the last resolution of some entry failed; empty when none did.
+  std::string resolve_error_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const ReplicaView> view_ ABSL_GUARDED_BY(mu_);
   std::string published_ ABSL_GUARDED_BY(mu_);  // What was logged last.
   bool refresh_requested_ ABSL_GUARDED_BY(mu_) = false;

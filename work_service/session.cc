@@ -289,15 +289,6 @@ Session::Answer Session::MakeAnswer(Unit unit,
   if (outcome.waited) stats.waited.fetch_add(1, std::memory_order_relaxed);
   if (!outcome.value.ok()) {
     stats.failed.fetch_add(1, std::memory_order_relaxed);
-    // Every unit that shares a failed computation holds a copy of one
-    // absl::Status, whose heap rep is reference-counted inside Debian's
-    // libabsl_status. The answers go to different sessions and are written
-    // and freed on their threads; a rep of its own per answer keeps those
-    // threads from sharing anything (and keeps ThreadSanitizer, which cannot
-    // see that library's atomic count, from reporting the last free). A
-    // failure costs one copy of its message.
-    outcome.value = absl::Status(outcome.value.status().code(),
-                                 outcome.value.status().message());
   } else if (outcome.computed) {
     stats.computed.fetch_add(1, std::memory_order_relaxed);
   } else {

@@ -36,23 +36,13 @@ finish() {
     fi
     "${compose[@]}" down -v --remove-orphans >>"$log_dir/compose.log" 2>&1
   fi
-  # An abort outside a check (build failed, stack never healthy) is a failure too.
-  if ((rc != 0 && failed == 0)); then
-    failed=1
-    printf 'FAIL setup (exit %d; see above and %s)\n' "$rc" "$log_dir"
-  fi
-  ((failed == 0)) && rm -rf "$log_dir"
-  printf '%d passed, %d failed\n' "$passed" "$failed"
-  ((failed == 0)) || exit 1
-  exit 0
+  report_and_exit "$rc"
 }
 trap finish EXIT
 
 # --- build and start -------------------------------------------------------------
 t0=$SECONDS
-scripts/docker-base-image.sh
-log "building images (log: $log_dir/build.log)"
-"${compose[@]}" build >"$log_dir/build.log" 2>&1 || { tail -n 40 "$log_dir/build.log"; exit 1; }
+build_images
 log "built in $((SECONDS - t0))s; image size $(docker image inspect -f '{{.Size}}' pieces:latest | numfmt --to=iec)"
 
 # Leftovers of an interrupted earlier run would hold the ports.

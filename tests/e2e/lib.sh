@@ -21,6 +21,28 @@ fail() {
   [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/     | /' | head -n 30
   return 0
 }
+# report_and_exit RC: for the EXIT trap, after the stack is down. Prints
+# "N passed, M failed" and exits non-zero on any failure; RC is the script's
+# exit status (an abort outside a check, such as a failed build or a stack
+# never healthy, is a failure too). Keeps $log_dir only when something failed.
+report_and_exit() {
+  if (($1 != 0 && failed == 0)); then
+    failed=1
+    printf 'FAIL setup (exit %d; see above and %s)\n' "$1" "$log_dir"
+  fi
+  ((failed == 0)) && rm -rf "$log_dir"
+  printf '%d passed, %d failed\n' "$passed" "$failed"
+  ((failed == 0)) || exit 1
+  exit 0
+}
+
+# build_images: the base image when missing, then the project's image.
+build_images() {
+  scripts/docker-base-image.sh
+  log "building images (log: $log_dir/build.log)"
+  "${compose[@]}" build >"$log_dir/build.log" 2>&1 || { tail -n 40 "$log_dir/build.log"; return 1; }
+}
+
 # expect NAME ACTUAL EXPECTED [CONTEXT]: string equality check.
 expect() {
   if [[ $2 == "$3" ]]; then pass "$1"; else fail "$1" "want: $3"$'\n'"got:  $2${4:+$'\n'$4}"; fi

@@ -52,14 +52,7 @@ finish() {
     done
     docker swarm leave --force >>"$log_dir/swarm.log" 2>&1
   fi
-  if ((rc != 0 && failed == 0)); then
-    failed=1
-    printf 'FAIL setup (exit %d; see above and %s)\n' "$rc" "$log_dir"
-  fi
-  ((failed == 0)) && rm -rf "$log_dir"
-  printf '%d passed, %d failed\n' "$passed" "$failed"
-  ((failed == 0)) || exit 1
-  exit 0
+  report_and_exit "$rc"
 }
 trap finish EXIT
 
@@ -165,9 +158,7 @@ checks() {
 
 # --- Compose ---------------------------------------------------------------------
 t0=$SECONDS
-scripts/docker-base-image.sh
-log "building images (log: $log_dir/build.log)"
-"${compose[@]}" build >"$log_dir/build.log" 2>&1 || { tail -n 40 "$log_dir/build.log"; exit 1; }
+build_images
 "${compose[@]}" down -v --remove-orphans >>"$log_dir/compose.log" 2>&1 || true
 compose_up=true
 # sleep:2ms: the kill Run lasts a few seconds; the 10,000 keys about two.

@@ -13,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
+#include "tests/testing/main_client.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 
@@ -20,6 +21,7 @@ namespace pieces {
 namespace {
 
 using ::pieces::testing::AwaitStats;
+using ::pieces::testing::CallRun;
 using ::pieces::testing::ExitMessage;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::ServiceProcess;
@@ -27,16 +29,6 @@ using ::pieces::testing::StartMainServiceOrFail;
 using ::pieces::testing::StartWorkServiceOrFail;
 using ::pieces::testing::WorkMessage;
 using ::testing::HasSubstr;
-
-grpc::Status CallRun(v1::MainService::Stub& stub, std::vector<uint64_t> keys,
-                     v1::RunReply* reply) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(30));
-  v1::RunRequest request;
-  for (uint64_t key : keys) request.add_keys(key);
-  return stub.Run(&context, request, reply);
-}
 
 TEST(FaultsTest, WorkServiceKilledDuringRunIsUnavailableQuicklyThenRecovers) {
   ServiceProcess work =

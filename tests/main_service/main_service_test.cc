@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
+#include "tests/testing/main_client.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 #include "work_service/work_function.h"
@@ -23,31 +24,14 @@ namespace pieces {
 namespace {
 
 using ::pieces::testing::AwaitStats;
+using ::pieces::testing::CallRun;
+using ::pieces::testing::NewMainStub;
 using ::pieces::testing::NewWorkStub;
+using ::pieces::testing::RunRequestOf;
 using ::pieces::testing::ServiceProcess;
 using ::pieces::testing::StartMainServiceOrFail;
 using ::pieces::testing::StartWorkServiceOrFail;
 using ::testing::HasSubstr;
-
-std::unique_ptr<v1::MainService::Stub> NewMainStub(const std::string& address) {
-  return v1::MainService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-}
-
-v1::RunRequest Keys(const std::vector<uint64_t>& keys) {
-  v1::RunRequest request;
-  for (uint64_t key : keys) request.add_keys(key);
-  return request;
-}
-
-grpc::Status CallRun(v1::MainService::Stub& stub, const v1::RunRequest& request,
-                 v1::RunReply* reply,
-                 absl::Duration timeout = absl::Seconds(30)) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoNanoseconds(timeout));
-  return stub.Run(&context, request, reply);
-}
 
 // A work_service and a main_service in front of it.
 struct Pair {
@@ -70,7 +54,7 @@ TEST(MainServiceTest, RunAnswersInRequestOrderWithRepeatsFromCache) {
   Pair pair = StartPair({"--work=sleep:20ms", "--threads=4"});
   const std::vector<uint64_t> keys = {5, 3, 5, 9, 3, 1};
   v1::RunReply reply;
-  grpc::Status status = CallRun(*pair.stub, Keys(keys), &reply);
+  grpc::Status status = CallRun(*pair.stub, RunRequestOf(keys), &reply);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(reply.results_size(), 6);
   EXPECT_EQ(reply.completed(), 6u);
@@ -93,7 +77,7 @@ TEST(MainServiceTest, RunKeepsRequestOrderForManyKeys) {
   std::vector<uint64_t> keys(3000);
   for (uint64_t& key : keys) key = random() % 500;
   v1::RunReply reply;
-  grpc::Status status = CallRun(*pair.stub, Keys(keys), &reply);
+  grpc::Status status = CallRun(*pair.stub, RunRequestOf(keys), &reply);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(reply.results_size(), 3000);
   for (int i = 0; i < reply.results_size(); ++i) {
@@ -106,7 +90,7 @@ TEST(MainServiceTest, RunKeepsRequestOrderForManyKeys) {
 TEST(MainServiceTest, RunStreamForwardsEveryResultThenExitedLast) {
   Pair pair = StartPair({"--work=sleep:20ms", "--threads=4"});
   grpc::ClientContext context;
-  auto reader = pair.stub->RunStream(&context, Keys({8, 8, 6, 7}));
+  auto reader = pair.stub->RunStream(&context, RunRequestOf({8, 8, 6, 7}));
   std::vector<v1::ResultMsg> messages;
   v1::ResultMsg message;
   while (reader->Read(&message)) messages.push_back(message);
@@ -127,7 +111,7 @@ TEST(MainServiceTest, RunStreamForwardsEveryResultThenExitedLast) {
 TEST(MainServiceTest, UnitErrorsComeBackInTheirResults) {
   Pair pair = StartPair({"--work=fail_odd:0s", "--threads=2"});
   v1::RunReply reply;
-  grpc::Status status = CallRun(*pair.stub, Keys({2, 3}), &reply);
+  grpc::Status status = CallRun(*pair.stub, RunRequestOf({2, 3}), &reply);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(reply.results_size(), 2);
   EXPECT_FALSE(reply.results(0).has_error());
@@ -144,7 +128,7 @@ TEST(MainServiceTest, BadRequestsAreInvalidArgument) {
   EXPECT_THAT(empty.error_message(), HasSubstr("empty"));
 
   std::vector<uint64_t> eleven(11, 1);
-  grpc::Status too_many = CallRun(*pair.stub, Keys(eleven), &reply);
+  grpc::Status too_many = CallRun(*pair.stub, RunRequestOf(eleven), &reply);
   EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(too_many.error_message(), HasSubstr("at most 10"));
 
@@ -156,7 +140,7 @@ TEST(MainServiceTest, BadRequestsAreInvalidArgument) {
 
   // Exactly --max_keys is fine.
   std::vector<uint64_t> ten(10, 1);
-  EXPECT_TRUE(CallRun(*pair.stub, Keys(ten), &reply).ok());
+  EXPECT_TRUE(CallRun(*pair.stub, RunRequestOf(ten), &reply).ok());
 }
 
 TEST(MainServiceTest, UnreachableWorkServiceIsUnavailableThenRecovers) {
@@ -169,7 +153,7 @@ TEST(MainServiceTest, UnreachableWorkServiceIsUnavailableThenRecovers) {
   auto stub = NewMainStub(main.address);
   v1::RunReply reply;
   const absl::Time start = absl::Now();
-  grpc::Status status = CallRun(*stub, Keys({1}), &reply);
+  grpc::Status status = CallRun(*stub, RunRequestOf({1}), &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(status.error_message(),
               HasSubstr("work_service at localhost:" + std::to_string(port)));
@@ -179,7 +163,7 @@ TEST(MainServiceTest, UnreachableWorkServiceIsUnavailableThenRecovers) {
   ServiceProcess back = StartWorkServiceOrFail({"--port=" + std::to_string(port)});
   grpc::Status recovered;
   for (absl::Time end = absl::Now() + absl::Seconds(15); absl::Now() < end;) {
-    recovered = CallRun(*stub, Keys({1, 2}), &reply);
+    recovered = CallRun(*stub, RunRequestOf({1, 2}), &reply);
     if (recovered.ok()) break;
     EXPECT_EQ(recovered.error_code(), grpc::StatusCode::UNAVAILABLE);
     absl::SleepFor(absl::Milliseconds(100));
@@ -195,7 +179,7 @@ TEST(MainServiceTest, DeadlineIsHonouredAndPropagated) {
   // Long enough for both connections to be made under a sanitizer, which the
   // work session needs to start; far shorter than the work.
   grpc::Status status =
-      CallRun(*pair.stub, Keys({1, 2}), &reply, absl::Seconds(1));
+      CallRun(*pair.stub, RunRequestOf({1, 2}), &reply, absl::Seconds(1));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   // The work session ended with it, long before its work could finish.
@@ -212,7 +196,7 @@ TEST(MainServiceTest, DeadlineIsHonouredAndPropagated) {
 TEST(MainServiceTest, ClientCancellationReachesTheWorkSession) {
   Pair pair = StartPair({"--work=sleep:3s", "--threads=2"});
   grpc::ClientContext context;
-  auto reader = pair.stub->RunStream(&context, Keys({1, 2, 3}));
+  auto reader = pair.stub->RunStream(&context, RunRequestOf({1, 2, 3}));
   auto work = NewWorkStub(pair.work.address);
   ASSERT_TRUE(AwaitStats(*work, [](const v1::Stats& s) {
                 return s.work_received() == 3;
@@ -232,7 +216,7 @@ TEST(MainServiceTest, SigtermLetsRunsInProgressFinishThenExitsZero) {
   Pair pair = StartPair({"--work=sleep:1s", "--threads=2"}, {"--grace_period=20s"});
   v1::RunReply reply;
   grpc::Status status;
-  std::thread caller([&] { status = CallRun(*pair.stub, Keys({4, 5}), &reply); });
+  std::thread caller([&] { status = CallRun(*pair.stub, RunRequestOf({4, 5}), &reply); });
   auto work = NewWorkStub(pair.work.address);
   ASSERT_TRUE(AwaitStats(*work, [](const v1::Stats& s) {
                 return s.work_received() == 2;

@@ -20,6 +20,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
+#include "tests/testing/main_client.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 
@@ -27,6 +28,8 @@ namespace pieces {
 namespace {
 
 using ::pieces::testing::AwaitStats;
+using ::pieces::testing::CallRun;
+using ::pieces::testing::NewMainStub;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::ServiceProcess;
 using ::pieces::testing::StartMainServiceOrFail;
@@ -51,19 +54,8 @@ Cluster StartCluster(int replicas, const std::vector<std::string>& work_flags) {
   }
   cluster.work_address = absl::StrJoin(addresses, ",");
   cluster.main = StartMainServiceOrFail({"--work_address=" + cluster.work_address});
-  cluster.stub = v1::MainService::NewStub(grpc::CreateChannel(
-      cluster.main.address, grpc::InsecureChannelCredentials()));
+  cluster.stub = NewMainStub(cluster.main.address);
   return cluster;
-}
-
-grpc::Status CallRun(v1::MainService::Stub& stub,
-                     const std::vector<uint64_t>& keys, v1::RunReply* reply) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(60));
-  v1::RunRequest request;
-  for (uint64_t key : keys) request.add_keys(key);
-  return stub.Run(&context, request, reply);
 }
 
 v1::ClusterStats ClusterStats(v1::MainService::Stub& stub) {
@@ -186,7 +178,7 @@ TEST(ScaleOutTest, AReplicaKilledInTheMiddleOfARunLosesNoResult) {
 
   grpc::Status status;
   v1::RunReply reply;
-  std::thread caller([&] { status = CallRun(*cluster.stub, keys, &reply); });
+  std::thread caller([&] { status = CallRun(*cluster.stub, keys, &reply, absl::Seconds(60)); });
   // Kill it once it has done some of its share, with most still to do.
   absl::StatusOr<v1::Stats> before = AwaitStats(
       *victim_stub, [](const v1::Stats& s) { return s.computed() >= 50; });
