@@ -40,7 +40,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "child_process.h"
+#include "common/process/child_process.h"
 #include "common/server_runner.h"
 #include "echo.grpc.pb.h"
 #include "echo_server.h"
@@ -81,7 +81,7 @@ ABSL_FLAG(bool, verbose, false, "Mirror the output of the started services");
 ABSL_FLAG(bool, serve_echo, false,
           "Internal: serve the echo service on --port until SIGTERM, as the "
           "child process of a run");
-// Flags the benchmark gives every server it starts (see child_process.h).
+// Flags the benchmark gives every server it starts (see Bench::StartServer).
 ABSL_FLAG(int32_t, port, 0, "With --serve_echo: the port; 0 picks a free one");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(1),
           "With --serve_echo: how long streams may drain after SIGTERM");
@@ -457,21 +457,37 @@ class Bench {
 
   // --- Services -------------------------------------------------------------
 
-  absl::StatusOr<Service> StartWork(std::vector<std::string> flags) {
-    return StartService(PIECES_WORK_SERVICE_BIN, std::move(flags), verbose_);
+  // Starts the server at `path` (work_service, main_service or this program
+  // as echo server) on a free port. It drains for a second when stopped, and
+  // dies with the benchmark.
+  absl::StatusOr<ServiceProcess> StartServer(
+      const std::string& path, std::vector<std::string> flags) const {
+    flags.push_back("--grace_period=1s");
+    ChildProcessOptions options;
+    options.mirror_output = verbose_;
+    // The servers are started from the main thread, which lives as long as
+    // the benchmark.
+    options.die_with_parent = true;
+    // The drain of --grace_period, and a little more.
+    options.stop_timeout = absl::Seconds(5);
+    return StartService(path, std::move(flags), options);
+  }
+
+  absl::StatusOr<ServiceProcess> StartWork(std::vector<std::string> flags) {
+    return StartServer(PIECES_WORK_SERVICE_BIN, std::move(flags));
   }
 
   // A work_service (or main_service) with a connected channel and stub.
   template <typename ServiceT>
   struct Connected {
-    Service service;
+    ServiceProcess service;
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<typename ServiceT::Stub> stub;
   };
 
   template <typename ServiceT>
   static absl::StatusOr<Connected<ServiceT>> Connect(
-      absl::StatusOr<Service> service) {
+      absl::StatusOr<ServiceProcess> service) {
     if (!service.ok()) return service.status();
     Connected<ServiceT> connected;
     connected.service = *std::move(service);
@@ -499,8 +515,8 @@ class Bench {
       in_process_echo_ = *std::move(echo);
       echo_address_ = absl::StrCat("localhost:", in_process_echo_.port);
     } else {
-      absl::StatusOr<Service> echo =
-          StartService(SelfPath(), {"--serve_echo"}, verbose_);
+      absl::StatusOr<ServiceProcess> echo =
+          StartServer(SelfPath(), {"--serve_echo"});
       if (!echo.ok()) return echo.status();
       echo_child_ = *std::move(echo);
       echo_address_ = echo_child_.address;
@@ -1024,12 +1040,11 @@ class Bench {
 
   absl::Status ThroughMainService() {
     if (absl::Status s = EnsureEcho(); !s.ok()) return s;
-    absl::StatusOr<Service> work = StartWork({"--work=echo"});
+    absl::StatusOr<ServiceProcess> work = StartWork({"--work=echo"});
     if (!work.ok()) return work.status();
     absl::StatusOr<Connected<MainService>> main = Connect<MainService>(
-        StartService(PIECES_MAIN_SERVICE_BIN,
-                     {absl::StrCat("--work_address=", work->address)},
-                     verbose_));
+        StartServer(PIECES_MAIN_SERVICE_BIN,
+                    {absl::StrCat("--work_address=", work->address)}));
     if (!main.ok()) return main.status();
     MainService::Stub* main_stub = main->stub.get();
     Echo::Stub* echo_stub = echo_stub_.get();
@@ -1244,7 +1259,7 @@ class Bench {
   Report report_;
 
   // The echo server (one of the two) and a stub to it.
-  Service echo_child_;
+  ServiceProcess echo_child_;
   InProcessEcho in_process_echo_;
   std::string echo_address_;
   std::shared_ptr<grpc::Channel> echo_channel_;

@@ -29,10 +29,9 @@
 namespace pieces {
 namespace {
 
-using ::pieces::testing::ServiceProcess;
 using ::pieces::testing::StartMainServiceOrFail;
+using ::pieces::testing::StartTestProcess;
 using ::pieces::testing::StartWorkServiceOrFail;
-using ::pieces::testing::TestProcess;
 using ::testing::HasSubstr;
 
 constexpr char kHealthCheck[] = "/grpc.health.v1.Health/Check";
@@ -132,8 +131,8 @@ class TlsTest : public ::testing::Test {
 
  private:
   void Openssl(const std::vector<std::string>& args) {
-    absl::StatusOr<std::unique_ptr<TestProcess>> process =
-        TestProcess::Start(openssl_, args);
+    absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+        StartTestProcess(openssl_, args);
     ASSERT_TRUE(process.ok()) << process.status();
     absl::StatusOr<int> exit_code = (*process)->AwaitExit(absl::Seconds(30));
     ASSERT_TRUE(exit_code.ok()) << exit_code.status();
@@ -419,8 +418,8 @@ TEST_F(TlsTest, BadTlsFlagsStopTheProgramWithExitCodeTwo) {
       SCOPED_TRACE(absl::StrCat(binary, " ", absl::StrJoin(c.flags, " ")));
       std::vector<std::string> flags = c.flags;
       flags.push_back("--port=0");
-      absl::StatusOr<std::unique_ptr<TestProcess>> process =
-          TestProcess::Start(binary, flags);
+      absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+          StartTestProcess(binary, flags);
       ASSERT_TRUE(process.ok()) << process.status();
       absl::StatusOr<int> exit_code = (*process)->AwaitExit(absl::Seconds(20));
       ASSERT_TRUE(exit_code.ok()) << exit_code.status();

@@ -24,7 +24,6 @@ using ::pieces::testing::AwaitStats;
 using ::pieces::testing::CallRun;
 using ::pieces::testing::ExitMessage;
 using ::pieces::testing::NewWorkStub;
-using ::pieces::testing::ServiceProcess;
 using ::pieces::testing::StartMainServiceOrFail;
 using ::pieces::testing::StartWorkServiceOrFail;
 using ::pieces::testing::WorkMessage;

@@ -28,7 +28,6 @@ using ::pieces::testing::CallRun;
 using ::pieces::testing::NewMainStub;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::RunRequestOf;
-using ::pieces::testing::ServiceProcess;
 using ::pieces::testing::StartMainServiceOrFail;
 using ::pieces::testing::StartWorkServiceOrFail;
 using ::testing::HasSubstr;

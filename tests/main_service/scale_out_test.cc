@@ -31,7 +31,6 @@ using ::pieces::testing::AwaitStats;
 using ::pieces::testing::CallRun;
 using ::pieces::testing::NewMainStub;
 using ::pieces::testing::NewWorkStub;
-using ::pieces::testing::ServiceProcess;
 using ::pieces::testing::StartMainServiceOrFail;
 using ::pieces::testing::StartWorkServiceOrFail;
 using ::testing::HasSubstr;
@@ -265,7 +264,7 @@ TEST(ScaleOutTest, NoReplicaLeftIsUnavailableNamingTheAddress) {
 }
 
 TEST(ScaleOutTest, AMalformedWorkAddressStopsMainServiceAtStart) {
-  auto process = testing::TestProcess::Start(
+  auto process = testing::StartTestProcess(
       testing::MainServiceBinary(),
       {"--port=0", "--work_address=localhost:50052,work_service"});
   ASSERT_TRUE(process.ok()) << process.status();

@@ -151,7 +151,7 @@ TEST(WorkReplicasTest, ANameThatResolvesLaterIsPickedUpInTheBackground) {
 }
 
 TEST(WorkReplicasTest, AReplicaReportedUnavailableIsDownUntilItAnswersAgain) {
-  testing::ServiceProcess work = testing::StartWorkServiceOrFail({});
+  ServiceProcess work = testing::StartWorkServiceOrFail({});
   const std::string name = "127.0.0.1:" + std::to_string(work.port);
   WorkReplicas::Options options;
   options.targets = work.address;  // localhost:PORT, through real DNS.
@@ -173,7 +173,7 @@ TEST(WorkReplicasTest, AReplicaReportedUnavailableIsDownUntilItAnswersAgain) {
 
 TEST(WorkReplicasTest, AReplicaThatStaysAwayStaysDown) {
   // A port nothing listens on: take a free one from a service, then stop it.
-  testing::ServiceProcess work = testing::StartWorkServiceOrFail({});
+  ServiceProcess work = testing::StartWorkServiceOrFail({});
   work.process.reset();  // SIGKILL.
   const std::string name = "127.0.0.1:" + std::to_string(work.port);
   WorkReplicas::Options options;

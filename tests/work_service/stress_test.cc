@@ -20,7 +20,6 @@ namespace {
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::ExitMessage;
 using ::pieces::testing::NewWorkStub;
-using ::pieces::testing::ServiceProcess;
 using ::pieces::testing::StartWorkService;
 using ::pieces::testing::WorkMessage;
 

@@ -26,7 +26,6 @@ using ::pieces::testing::GetStats;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::RunKeys;
 using ::pieces::testing::RunSession;
-using ::pieces::testing::ServiceProcess;
 using ::pieces::testing::SessionOutcome;
 using ::pieces::testing::StartWorkServiceOrFail;
 using ::pieces::testing::WorkMessage;
