@@ -105,20 +105,4 @@ MakeChannelCredentials(const TlsFiles& files) {
   return grpc::SslCredentials(options);
 }
 
-absl::StatusOr<TlsCredentials> MakeTlsCredentials(const TlsFiles& files,
-                                                  bool with_channel) {
-  TlsCredentials credentials;
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server =
-      MakeServerCredentials(files);
-  if (!server.ok()) return server.status();
-  credentials.server = *std::move(server);
-  if (with_channel) {
-    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> channel =
-        MakeChannelCredentials(files);
-    if (!channel.ok()) return channel.status();
-    credentials.channel = *std::move(channel);
-  }
-  return credentials;
-}
-
 }  // namespace pieces

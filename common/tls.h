@@ -1,6 +1,5 @@
 // Optional TLS for both services: turns the --tls_cert, --tls_key and --tls_ca
-// flags (defined by common/tls_flags.h) into gRPC credentials, or into an
-// error a user can act on.
+// flags into gRPC credentials, or into an error a user can act on.
 //
 //   files   | server                          | channel (main → work)
 //   --------+---------------------------------+-------------------------------
@@ -14,8 +13,8 @@
 // that cannot be read or holds no PEM block) is INVALID_ARGUMENT, so that a
 // program stops at start instead of serving with less protection than asked.
 //
-//   absl::StatusOr<pieces::TlsCredentials> credentials =
-//       pieces::MakeTlsCredentials(files, /*with_channel=*/false);
+//   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+//       pieces::MakeServerCredentials(files);
 //   if (!credentials.ok()) { print credentials.status(); return 2; }
 //
 // Certificates are read once, at start; replacing the files needs a restart.
@@ -58,21 +57,6 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 // "localhost:50052").
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
 MakeChannelCredentials(const TlsFiles& files);
-
-// What a program of this project builds from its TLS flags at start.
-struct TlsCredentials {
-  // What its server listens with (MakeServerCredentials).
-  std::shared_ptr<grpc::ServerCredentials> server;
-  // What its channels to another service use (MakeChannelCredentials); null
-  // unless asked for.
-  std::shared_ptr<grpc::ChannelCredentials> channel;
-};
-
-// The server's credentials for `files` and, when `with_channel` (a program
-// that calls another service, as main_service calls work_service), the
-// channels'. The first error of either comes back.
-absl::StatusOr<TlsCredentials> MakeTlsCredentials(const TlsFiles& files,
-                                                  bool with_channel);
 
 }  // namespace pieces
 

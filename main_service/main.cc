@@ -11,7 +11,6 @@
 #include "absl/time/time.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
-#include "common/tls_flags.h"
 #include "main_service/main_service.h"
 
 ABSL_FLAG(int32_t, port, 50051, "TCP port to listen on, on all interfaces; 0 picks a free one");
@@ -28,12 +27,15 @@ ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
           "The largest message accepted; larger ones end the call with RESOURCE_EXHAUSTED");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
           "After SIGTERM/SIGINT, how long calls in progress may take to finish");
-PIECES_DEFINE_TLS_FLAGS(
-    "PEM certificate chain of this server; with --tls_key it serves TLS. "
-    "With --tls_ca it is also the client certificate shown to work_service",
-    "PEM CA bundle: clients must present a certificate signed by it (mutual "
-    "TLS), and work_service is reached over TLS, verified against it, with "
-    "--tls_cert as client certificate");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of this server; with --tls_key it serves TLS. "
+          "With --tls_ca it is also the client certificate shown to "
+          "work_service");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle: clients must present a certificate signed by it "
+          "(mutual TLS), and work_service is reached over TLS, verified "
+          "against it, with --tls_cert as client certificate");
 ABSL_FLAG(bool, reflection, true,
           "Serve gRPC server reflection, which lets any client list and "
           "describe the services (grpcurl list); false switches it off");
@@ -48,11 +50,21 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
 
   // Bad TLS flags or files stop the program here, before it serves anything.
-  const pieces::TlsFiles tls = TlsFilesFromFlags();
-  absl::StatusOr<pieces::TlsCredentials> credentials =
-      pieces::MakeTlsCredentials(tls, /*with_channel=*/true);
-  if (!credentials.ok()) {
-    absl::FPrintF(stderr, "main_service: %s\n", credentials.status().message());
+  const pieces::TlsFiles tls = {absl::GetFlag(FLAGS_tls_cert),
+                                absl::GetFlag(FLAGS_tls_key),
+                                absl::GetFlag(FLAGS_tls_ca)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
+      pieces::MakeServerCredentials(tls);
+  if (!server_credentials.ok()) {
+    absl::FPrintF(stderr, "main_service: %s\n",
+                  server_credentials.status().message());
+    return 2;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> work_credentials =
+      pieces::MakeChannelCredentials(tls);
+  if (!work_credentials.ok()) {
+    absl::FPrintF(stderr, "main_service: %s\n",
+                  work_credentials.status().message());
     return 2;
   }
 
@@ -60,7 +72,7 @@ int main(int argc, char** argv) {
   options.work_address = absl::GetFlag(FLAGS_work_address);
   options.resolve_interval = absl::GetFlag(FLAGS_resolve_interval);
   options.max_keys = absl::GetFlag(FLAGS_max_keys);
-  options.work_credentials = credentials->channel;
+  options.work_credentials = *work_credentials;
   absl::FPrintF(stderr,
                 "main_service: work_address=%s (%s) max_keys=%d serving=%s "
                 "reflection=%s\n",
@@ -80,7 +92,7 @@ int main(int argc, char** argv) {
   server.port = absl::GetFlag(FLAGS_port);
   server.grace_period = absl::GetFlag(FLAGS_grace_period);
   server.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
-  server.credentials = credentials->server;
+  server.credentials = *server_credentials;
   server.reflection = absl::GetFlag(FLAGS_reflection);
   absl::Status status = pieces::RunServer(server, {service->get()});
   if (!status.ok()) {

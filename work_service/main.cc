@@ -12,7 +12,6 @@
 #include "absl/time/time.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
-#include "common/tls_flags.h"
 #include "work_service/work_function.h"
 #include "work_service/work_service.h"
 
@@ -31,10 +30,12 @@ ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
           "The largest message accepted; larger ones end the call with RESOURCE_EXHAUSTED");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
           "After SIGTERM/SIGINT, how long sessions in progress may take to finish");
-PIECES_DEFINE_TLS_FLAGS(
-    "PEM certificate chain of this server; with --tls_key it serves TLS",
-    "PEM CA bundle: clients (main_service) must present a certificate signed "
-    "by it (mutual TLS)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of this server; with --tls_key it serves TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle: clients (main_service) must present a certificate "
+          "signed by it (mutual TLS)");
 ABSL_FLAG(bool, reflection, true,
           "Serve gRPC server reflection, which lets any client list and "
           "describe the services (grpcurl list); false switches it off");
@@ -49,9 +50,11 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
 
   // Bad TLS flags or files stop the program here, before it serves anything.
-  const pieces::TlsFiles tls = TlsFilesFromFlags();
-  absl::StatusOr<pieces::TlsCredentials> credentials =
-      pieces::MakeTlsCredentials(tls, /*with_channel=*/false);
+  const pieces::TlsFiles tls = {absl::GetFlag(FLAGS_tls_cert),
+                                absl::GetFlag(FLAGS_tls_key),
+                                absl::GetFlag(FLAGS_tls_ca)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      pieces::MakeServerCredentials(tls);
   if (!credentials.ok()) {
     absl::FPrintF(stderr, "work_service: %s\n", credentials.status().message());
     return 2;
@@ -87,7 +90,7 @@ int main(int argc, char** argv) {
   server.port = absl::GetFlag(FLAGS_port);
   server.grace_period = absl::GetFlag(FLAGS_grace_period);
   server.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
-  server.credentials = credentials->server;
+  server.credentials = *credentials;
   server.reflection = absl::GetFlag(FLAGS_reflection);
   absl::Status status = pieces::RunServer(server, {&service});
   if (!status.ok()) {
