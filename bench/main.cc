@@ -1,9 +1,10 @@
 // pieces_bench: the performance suite of the project (see BENCHMARKS.md).
 //
 // Starts the real work_service and main_service on free ports and a bare echo
-// server built from the same gRPC, Protobuf and message shapes, runs each case
-// of the performance issue and prints each figure with the ratio the issue
-// names, against a ceiling measured in the same run. It never fails on a
+// server built from the same gRPC, Protobuf and message shapes (and, for case
+// 7, a bare two-hop proxy and backend: hop_proxy.h, hop_backend.h), runs each
+// case of the performance issue and prints each figure with the ratio the
+// issue names, against a ceiling measured in the same run. It never fails on a
 // figure (benchmarks report, tests assert); it exits 1 only when it cannot
 // measure: a service does not start, a call fails, a check of its own fails.
 //
@@ -45,12 +46,15 @@
 #include "echo.grpc.pb.h"
 #include "echo_server.h"
 #include "ghz.h"
+#include "hop_backend.h"
+#include "hop_proxy.h"
 #include "grpcpp/grpcpp.h"
 #include "pieces/v1/main_service.grpc.pb.h"
 #include "pieces/v1/work_service.grpc.pb.h"
 #include "report.h"
 #include "rounds.h"
 #include "stream_load.h"
+#include "two_hop.grpc.pb.h"
 #include "unary_load.h"
 #include "work_service/work_function.h"
 
@@ -81,10 +85,17 @@ ABSL_FLAG(bool, verbose, false, "Mirror the output of the started services");
 ABSL_FLAG(bool, serve_echo, false,
           "Internal: serve the echo service on --port until SIGTERM, as the "
           "child process of a run");
+ABSL_FLAG(bool, serve_hop_backend, false,
+          "Internal: serve case 7's bare two-hop backend on --port until "
+          "SIGTERM, as the child process of a run");
+ABSL_FLAG(std::string, serve_hop_proxy, "",
+          "Internal: serve case 7's bare two-hop proxy on --port until "
+          "SIGTERM, in front of the backend at this host:port");
 // Flags the benchmark gives every server it starts (see child_process.h).
-ABSL_FLAG(int32_t, port, 0, "With --serve_echo: the port; 0 picks a free one");
+ABSL_FLAG(int32_t, port, 0,
+          "With --serve_*: the port; 0 picks a free one");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(1),
-          "With --serve_echo: how long streams may drain after SIGTERM");
+          "With --serve_*: how long calls may drain after SIGTERM");
 
 namespace pieces::bench {
 namespace {
@@ -1037,6 +1048,21 @@ class Bench {
     const std::vector<const ChildProcess*> run_servers = {
         main->service.process.get(), work->process.get()};
 
+    // The bare two-hop ceiling (hop_proxy.h, hop_backend.h): processes of
+    // their own, like main_service and work_service.
+    absl::StatusOr<Service> hop_backend =
+        StartService(SelfPath(), {"--serve_hop_backend"}, verbose_);
+    if (!hop_backend.ok()) return hop_backend.status();
+    absl::StatusOr<Connected<HopProxy>> hop_proxy =
+        Connect<HopProxy>(StartService(
+            SelfPath(),
+            {absl::StrCat("--serve_hop_proxy=", hop_backend->address)},
+            verbose_));
+    if (!hop_proxy.ok()) return hop_proxy.status();
+    HopProxy::Stub* hop_stub = hop_proxy->stub.get();
+    const std::vector<const ChildProcess*> hop_servers = {
+        hop_proxy->service.process.get(), hop_backend->process.get()};
+
     const std::string ghz = absl::GetFlag(FLAGS_ghz);
     const bool have_ghz = access(ghz.c_str(), X_OK) == 0;
     if (!have_ghz) {
@@ -1092,10 +1118,38 @@ class Bench {
               },
               "Run");
         };
-        absl::StatusOr<Paired> suite =
-            MeasurePaired(rounds_, echo_load, run_load);
+        // With 1 key, the bare two hops run in the same rounds.
+        std::vector<EchoKeysReply> hop_replies(callers);
+        auto hop_load = [&](bool via_stream) {
+          return [&, via_stream]() {
+            return MeasureUnary(
+                callers, hop_servers,
+                [&, via_stream](int caller, grpc::ClientContext* context,
+                                std::function<void(grpc::Status)> done) {
+                  if (via_stream) {
+                    hop_stub->async()->RunViaStream(context, &echo_request,
+                                                    &hop_replies[caller],
+                                                    std::move(done));
+                  } else {
+                    hop_stub->async()->RunViaUnary(context, &echo_request,
+                                                   &hop_replies[caller],
+                                                   std::move(done));
+                  }
+                },
+                via_stream ? "two-hop RunViaStream" : "two-hop RunViaUnary");
+          };
+        };
+        std::vector<MeasureFn> suite_loads = {echo_load, run_load};
+        if (keys == 1) {
+          suite_loads.push_back(hop_load(true));
+          suite_loads.push_back(hop_load(false));
+        }
+        absl::StatusOr<std::vector<Summary>> suite =
+            MeasureAlternating(rounds_, suite_loads);
         if (!suite.ok()) return suite.status();
-        AddUnaryFigures("suite client", shape, keys, *suite);
+        AddUnaryFigures("suite client", shape, keys,
+                        PairOf((*suite)[0], (*suite)[1]));
+        if (keys == 1) AddTwoHopFigures("suite client", shape, *suite);
 
         if (!have_ghz) continue;
         GhzOptions echo_ghz;
@@ -1107,6 +1161,12 @@ class Bench {
         echo_ghz.import_path = PIECES_SOURCE_DIR "/bench";
         echo_ghz.call = "pieces.bench.Echo.Unary";
         echo_ghz.address = echo_address_;
+        GhzOptions hop_stream_ghz = echo_ghz;
+        hop_stream_ghz.proto = PIECES_SOURCE_DIR "/bench/two_hop.proto";
+        hop_stream_ghz.call = "pieces.bench.HopProxy.RunViaStream";
+        hop_stream_ghz.address = hop_proxy->service.address;
+        GhzOptions hop_unary_ghz = hop_stream_ghz;
+        hop_unary_ghz.call = "pieces.bench.HopProxy.RunViaUnary";
         GhzOptions run_ghz = echo_ghz;
         run_ghz.proto = PIECES_SOURCE_DIR "/proto/pieces/v1/main_service.proto";
         run_ghz.import_path = PIECES_SOURCE_DIR "/proto";
@@ -1134,11 +1194,18 @@ class Bench {
             return sample;
           };
         };
-        absl::StatusOr<Paired> by_ghz =
-            MeasurePaired(rounds_, ghz_load(echo_ghz, EchoServers()),
-                          ghz_load(run_ghz, run_servers));
+        std::vector<MeasureFn> ghz_loads = {ghz_load(echo_ghz, EchoServers()),
+                                            ghz_load(run_ghz, run_servers)};
+        if (keys == 1) {
+          ghz_loads.push_back(ghz_load(hop_stream_ghz, hop_servers));
+          ghz_loads.push_back(ghz_load(hop_unary_ghz, hop_servers));
+        }
+        absl::StatusOr<std::vector<Summary>> by_ghz =
+            MeasureAlternating(rounds_, ghz_loads);
         if (!by_ghz.ok()) return by_ghz.status();
-        AddUnaryFigures("ghz", shape, keys, *by_ghz);
+        AddUnaryFigures("ghz", shape, keys,
+                        PairOf((*by_ghz)[0], (*by_ghz)[1]));
+        if (keys == 1) AddTwoHopFigures("ghz", shape, *by_ghz);
       }
     }
     return absl::OkStatus();
@@ -1157,6 +1224,48 @@ class Bench {
     if (paired.subject.samples.size() > 1) report_.Note(RatioRange(paired));
     NoteIfAny(PairUsage(paired, "echo server", "main_service + work_service",
                         "call"));
+  }
+
+  // The bare two-hop rows of case 7, from one MeasureAlternating run of
+  // {unary echo, Run, two-hop via stream, two-hop via unary}.
+  void AddTwoHopFigures(const std::string& client, const std::string& shape,
+                        const std::vector<Summary>& all) {
+    const Summary& echo = all[0];
+    const Summary& run = all[1];
+    const Summary& via_stream = all[2];
+    const Summary& via_unary = all[3];
+    auto add = [&](const std::string& what, const Summary& subject,
+                   const Summary& ceiling, const std::string& of) {
+      const Paired paired = PairOf(ceiling, subject);
+      report_.Add(Figure("7 main_service",
+                         absl::StrCat(what, ", ", shape, ", ", client),
+                         LatencyText(subject))
+                      .Ratio(paired.ratio, of));
+      if (subject.samples.size() > 1) report_.Note(RatioRange(paired));
+      NoteIfAny(UsageText("server side: hop proxy + backend", subject,
+                          "call"));
+    };
+    add("bare two-hop ceiling, a Process-like stream per call", via_stream,
+        echo, "of unary echo");
+    add("bare two-hop, a unary call per call", via_unary, echo,
+        "of unary echo");
+    const Paired run_of_hop = PairOf(via_stream, run);
+    report_.Add(Figure("7 main_service",
+                       absl::StrCat("Run / bare two-hop ceiling (stream), ",
+                                    shape, ", ", client),
+                       TwoDecimals(run_of_hop.ratio))
+                    .Ratio(run_of_hop.ratio, "of bare two-hop (stream)"));
+    if (run.samples.size() > 1) report_.Note(RatioRange(run_of_hop));
+    const Paired stream_of_unary = PairOf(via_unary, via_stream);
+    report_.Add(
+        Figure("7 main_service",
+               absl::StrCat("bare two-hop, stream / unary per call, ", shape,
+                            ", ", client),
+               TwoDecimals(stream_of_unary.ratio))
+            .Ratio(stream_of_unary.ratio, "of bare two-hop (unary)"));
+    if (via_stream.samples.size() > 1) {
+      report_.Note(RatioRange(stream_of_unary));
+    }
   }
 
   // --- Case 8 ---------------------------------------------------------------
@@ -1267,6 +1376,15 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_serve_echo)) {
     return pieces::bench::ServeEcho(absl::GetFlag(FLAGS_port),
                                     absl::GetFlag(FLAGS_grace_period));
+  }
+  if (absl::GetFlag(FLAGS_serve_hop_backend)) {
+    return pieces::bench::ServeHopBackend(absl::GetFlag(FLAGS_port),
+                                          absl::GetFlag(FLAGS_grace_period));
+  }
+  if (!absl::GetFlag(FLAGS_serve_hop_proxy).empty()) {
+    return pieces::bench::ServeHopProxy(absl::GetFlag(FLAGS_port),
+                                        absl::GetFlag(FLAGS_grace_period),
+                                        absl::GetFlag(FLAGS_serve_hop_proxy));
   }
   {
     // The bench itself is stopped by SIGINT/SIGTERM as usual.
