@@ -76,8 +76,10 @@ ABSL_FLAG(std::string, echo_server, "child",
           "as a process of its own, like the services) or 'in_process'");
 ABSL_FLAG(std::string, ghz, "/usr/local/bin/ghz",
           "The ghz binary for case 7; when missing, its ghz rows are skipped");
-ABSL_FLAG(uint64_t, cpu_rounds, 50000,
-          "Case 3 runs work_service with --work=cpu:N for this N");
+ABSL_FLAG(std::vector<std::string>, cpu_rounds,
+          std::vector<std::string>({"50000", "500000"}),
+          "Case 3 runs work_service with --work=cpu:N for each N of this "
+          "comma-separated list (about 0.24 ms and 2.4 ms per unit here)");
 ABSL_FLAG(uint64_t, memory_keys, 0,
           "Case 8 caches this many keys; 0 means 1,000,000 (100,000 with "
           "--quick)");
@@ -344,6 +346,20 @@ std::string CpuModel() {
 // ---------------------------------------------------------------------------
 // The suite.
 
+// --cpu_rounds as numbers, or an error naming the first that is not one.
+absl::StatusOr<std::vector<uint64_t>> CpuRounds() {
+  std::vector<uint64_t> all;
+  for (const std::string& text : absl::GetFlag(FLAGS_cpu_rounds)) {
+    uint64_t rounds = 0;
+    if (!absl::SimpleAtoi(text, &rounds) || rounds == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--cpu_rounds takes positive numbers, not '", text, "'"));
+    }
+    all.push_back(rounds);
+  }
+  return all;
+}
+
 std::string Plural(int n, const char* one, const char* many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
 }
@@ -394,10 +410,11 @@ std::string RatioRange(const Paired& paired) {
 
 class Bench {
  public:
-  Bench()
+  explicit Bench(std::vector<uint64_t> cpu_rounds)
       : quick_(absl::GetFlag(FLAGS_quick)),
         window_(absl::GetFlag(FLAGS_window)),
-        verbose_(absl::GetFlag(FLAGS_verbose)) {
+        verbose_(absl::GetFlag(FLAGS_verbose)),
+        cpu_rounds_(std::move(cpu_rounds)) {
     double seconds = absl::GetFlag(FLAGS_seconds);
     if (seconds <= 0) seconds = quick_ ? 0.3 : 2;
     measure_ = absl::Seconds(seconds);
@@ -689,13 +706,12 @@ class Bench {
   // --- Case 3 ---------------------------------------------------------------
 
   // What this machine gives `threads` threads that only compute, as case 3's
-  // work does (MixRounds with --cpu_rounds), in units per second: the
-  // reference for case 3's ratio. On a machine whose other users keep the
-  // cores busy, 2 threads get less than twice what 1 thread gets, and no
-  // service can do better than that.
-  MeasureFn ComputeOnly(int threads) {
-    return [this, threads]() -> absl::StatusOr<Sample> {
-      const uint64_t rounds = absl::GetFlag(FLAGS_cpu_rounds);
+  // work does (MixRounds with `rounds`), in units per second: the reference
+  // for case 3's ratio. On a machine whose other users keep the cores busy,
+  // 2 threads get less than twice what 1 thread gets, and no service can do
+  // better than that.
+  MeasureFn ComputeOnly(int threads, uint64_t rounds) {
+    return [this, threads, rounds]() -> absl::StatusOr<Sample> {
       std::atomic<uint64_t> done{0};
       std::atomic<bool> counting{false};
       std::atomic<bool> stop{false};
@@ -728,7 +744,17 @@ class Bench {
   }
 
   absl::Status ComputePath() {
-    const uint64_t rounds = absl::GetFlag(FLAGS_cpu_rounds);
+    for (uint64_t rounds : cpu_rounds_) {
+      if (absl::Status s = ComputePathWith(rounds); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // Case 3 for --work=cpu:`rounds`: the two services and the bare
+  // computation with 1 and 2 threads, all four in the same alternating
+  // rounds, so that each service ratio stands beside the machine's own ratio
+  // of the same minutes.
+  absl::Status ComputePathWith(uint64_t rounds) {
     const std::string work = absl::StrCat("--work=cpu:", rounds);
     // Both services run at once; the rounds alternate between them.
     absl::StatusOr<Connected<WorkService>> one =
@@ -741,15 +767,18 @@ class Bench {
     auto fresh = [](std::shared_ptr<std::atomic<uint64_t>> next) {
       return [next](uint64_t) { return next->fetch_add(1); };
     };
-    absl::StatusOr<Paired> paired = MeasurePaired(
+    absl::StatusOr<std::vector<Summary>> all = MeasureAlternating(
         rounds_,
-        ProcessSessions(*one, 1,
-                        fresh(std::make_shared<std::atomic<uint64_t>>(1)),
-                        "compute sessions, 1 thread"),
-        ProcessSessions(*two, 1,
-                        fresh(std::make_shared<std::atomic<uint64_t>>(1)),
-                        "compute sessions, 2 threads"));
-    if (!paired.ok()) return paired.status();
+        {ProcessSessions(*one, 1,
+                         fresh(std::make_shared<std::atomic<uint64_t>>(1)),
+                         "compute sessions, 1 thread"),
+         ProcessSessions(*two, 1,
+                         fresh(std::make_shared<std::atomic<uint64_t>>(1)),
+                         "compute sessions, 2 threads"),
+         ComputeOnly(1, rounds), ComputeOnly(2, rounds)});
+    if (!all.ok()) return all.status();
+    const Paired paired = PairOf((*all)[0], (*all)[1]);
+    const Paired machine = PairOf((*all)[2], (*all)[3]);
     for (const Connected<WorkService>* service : {&*one, &*two}) {
       absl::StatusOr<v1::Stats> stats = GetStats(*service->stub);
       if (!stats.ok()) return stats.status();
@@ -758,35 +787,59 @@ class Bench {
             "compute case: a fresh key came from the cache");
       }
     }
+    const std::string cpu = absl::StrCat("cpu:", rounds);
     report_.Add(Figure("3 compute",
-                       absl::StrCat("Process, cpu:", rounds,
+                       absl::StrCat("Process, ", cpu,
                                     ", fresh keys, 1 session, --threads=1"),
-                       RateText(paired->ceiling, "results")));
+                       RateText(paired.ceiling, "results")));
     report_.Add(Figure("3 compute",
-                       absl::StrCat("Process, cpu:", rounds,
+                       absl::StrCat("Process, ", cpu,
                                     ", fresh keys, 1 session, --threads=2"),
-                       RateText(paired->subject, "results")));
-    report_.Add(Figure("3 compute", "throughput 2 threads / 1 thread",
-                       TwoDecimals(paired->ratio))
-                    .Ratio(paired->ratio, "(2-thread / 1-thread)")
-                    .Goal("ratio >= 1.80", paired->ratio >= 1.8));
-    report_.Note(RatioRange(*paired));
-    NoteIfAny(PairUsage(*paired, "--threads=1", "--threads=2", "unit"));
-
-    // The machine's own ratio, in the same minutes.
-    absl::StatusOr<Paired> machine =
-        MeasurePaired(rounds_, ComputeOnly(1), ComputeOnly(2));
-    if (!machine.ok()) return machine.status();
+                       RateText(paired.subject, "results")));
     report_.Add(Figure("3 compute",
-                       "reference: bare computation in this process, 2 "
-                       "threads / 1 thread",
-                       TwoDecimals(machine->ratio))
-                    .Ratio(machine->ratio, "(what the machine allows)"));
+                       absl::StrCat(cpu, ": throughput 2 threads / 1 thread"),
+                       TwoDecimals(paired.ratio))
+                    .Ratio(paired.ratio, "(2-thread / 1-thread)")
+                    .Goal("ratio >= 1.80", paired.ratio >= 1.8));
+    report_.Note(RatioRange(paired));
+    NoteIfAny(PairUsage(paired, "--threads=1", "--threads=2", "unit"));
+
+    // The machine's own ratio, in the same rounds.
+    report_.Add(Figure("3 compute",
+                       absl::StrCat(cpu,
+                                    ": reference, bare computation in this "
+                                    "process, 2 threads / 1 thread, same "
+                                    "rounds"),
+                       TwoDecimals(machine.ratio))
+                    .Ratio(machine.ratio, "(what the machine allows)"));
+    // The service's ratio over the machine's, round by round.
+    std::vector<double> of_machine;
+    for (size_t i = 0; i < (*all)[0].samples.size(); ++i) {
+      const double one_thread = (*all)[0].samples[i].rate;
+      const double bare_ratio =
+          (*all)[2].samples[i].rate > 0
+              ? (*all)[3].samples[i].rate / (*all)[2].samples[i].rate
+              : 0;
+      if (one_thread > 0 && bare_ratio > 0) {
+        of_machine.push_back((*all)[1].samples[i].rate / one_thread /
+                             bare_ratio);
+      }
+    }
+    std::string per_round;
+    if (of_machine.size() > 1) {
+      per_round = absl::StrCat(
+          " (rounds ",
+          TwoDecimals(*std::min_element(of_machine.begin(), of_machine.end())),
+          "-",
+          TwoDecimals(*std::max_element(of_machine.begin(), of_machine.end())),
+          ")");
+    }
     report_.Note(absl::StrCat(
-        "1 thread ", RateText(machine->ceiling, "units"), ", 2 threads ",
-        RateText(machine->subject, "units"), "; ", RatioRange(*machine),
-        "; the service's ratio is ", TwoDecimals(paired->ratio / machine->ratio),
-        " of it"));
+        "bare 1 thread ", RateText(machine.ceiling, "units"), ", 2 threads ",
+        RateText(machine.subject, "units"), "; ", RatioRange(machine),
+        "; the service's ratio ", TwoDecimals(paired.ratio), " is ",
+        TwoDecimals(machine.ratio > 0 ? paired.ratio / machine.ratio : 0),
+        " of the machine's ", TwoDecimals(machine.ratio), per_round));
     return absl::OkStatus();
   }
 
@@ -1346,6 +1399,7 @@ class Bench {
   const bool quick_;
   const int window_;
   const bool verbose_;
+  const std::vector<uint64_t> cpu_rounds_;  // Case 3's N, one run each.
   absl::Duration measure_;
   absl::Duration warmup_;
   int rounds_;
@@ -1413,7 +1467,14 @@ int main(int argc, char** argv) {
     cases.push_back(number);
   }
 
-  pieces::bench::Bench bench;
+  absl::StatusOr<std::vector<uint64_t>> cpu_rounds =
+      pieces::bench::CpuRounds();
+  if (!cpu_rounds.ok()) {
+    absl::FPrintF(stderr, "pieces_bench: %s\n", cpu_rounds.status().message());
+    return 2;
+  }
+
+  pieces::bench::Bench bench(*std::move(cpu_rounds));
   bench.PrintHeader();
   int errors = 0;
   for (int number : cases) {
