@@ -79,7 +79,7 @@ ABSL_FLAG(std::string, ghz, "/usr/local/bin/ghz",
 ABSL_FLAG(std::vector<std::string>, cpu_rounds,
           std::vector<std::string>({"50000", "500000"}),
           "Case 3 runs work_service with --work=cpu:N for each N of this "
-          "comma-separated list (about 0.24 ms and 2.4 ms per unit here)");
+          "comma-separated list (about 0.24 and 2 ms per unit here)");
 ABSL_FLAG(uint64_t, memory_keys, 0,
           "Case 8 caches this many keys; 0 means 1,000,000 (100,000 with "
           "--quick)");
