@@ -1,9 +1,10 @@
 // pieces_bench: the performance suite of the project (see BENCHMARKS.md).
 //
 // Starts the real work_service and main_service on free ports and a bare echo
-// server built from the same gRPC, Protobuf and message shapes, runs each case
-// of the performance issue and prints each figure with the ratio the issue
-// names, against a ceiling measured in the same run. It never fails on a
+// server built from the same gRPC, Protobuf and message shapes (and, for case
+// 7, a bare two-hop proxy and backend: hop_proxy.h, hop_backend.h), runs each
+// case of the performance issue and prints each figure with the ratio the
+// issue names, against a ceiling measured in the same run. It never fails on a
 // figure (benchmarks report, tests assert); it exits 1 only when it cannot
 // measure: a service does not start, a call fails, a check of its own fails.
 //
@@ -45,12 +46,15 @@
 #include "echo.grpc.pb.h"
 #include "echo_server.h"
 #include "ghz.h"
+#include "hop_backend.h"
+#include "hop_proxy.h"
 #include "grpcpp/grpcpp.h"
 #include "pieces/v1/main_service.grpc.pb.h"
 #include "pieces/v1/work_service.grpc.pb.h"
 #include "report.h"
 #include "rounds.h"
 #include "stream_load.h"
+#include "two_hop.grpc.pb.h"
 #include "unary_load.h"
 #include "work_service/work_function.h"
 
@@ -72,8 +76,10 @@ ABSL_FLAG(std::string, echo_server, "child",
           "as a process of its own, like the services) or 'in_process'");
 ABSL_FLAG(std::string, ghz, "/usr/local/bin/ghz",
           "The ghz binary for case 7; when missing, its ghz rows are skipped");
-ABSL_FLAG(uint64_t, cpu_rounds, 50000,
-          "Case 3 runs work_service with --work=cpu:N for this N");
+ABSL_FLAG(std::vector<std::string>, cpu_rounds,
+          std::vector<std::string>({"50000", "500000"}),
+          "Case 3 runs work_service with --work=cpu:N for each N of this "
+          "comma-separated list (about 0.24 and 2 ms per unit here)");
 ABSL_FLAG(uint64_t, memory_keys, 0,
           "Case 8 caches this many keys; 0 means 1,000,000 (100,000 with "
           "--quick)");
@@ -81,10 +87,17 @@ ABSL_FLAG(bool, verbose, false, "Mirror the output of the started services");
 ABSL_FLAG(bool, serve_echo, false,
           "Internal: serve the echo service on --port until SIGTERM, as the "
           "child process of a run");
+ABSL_FLAG(bool, serve_hop_backend, false,
+          "Internal: serve case 7's bare two-hop backend on --port until "
+          "SIGTERM, as the child process of a run");
+ABSL_FLAG(std::string, serve_hop_proxy, "",
+          "Internal: serve case 7's bare two-hop proxy on --port until "
+          "SIGTERM, in front of the backend at this host:port");
 // Flags the benchmark gives every server it starts (see Bench::StartServer).
-ABSL_FLAG(int32_t, port, 0, "With --serve_echo: the port; 0 picks a free one");
+ABSL_FLAG(int32_t, port, 0,
+          "With --serve_*: the port; 0 picks a free one");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(1),
-          "With --serve_echo: how long streams may drain after SIGTERM");
+          "With --serve_*: how long calls may drain after SIGTERM");
 
 namespace pieces::bench {
 namespace {
@@ -333,6 +346,20 @@ std::string CpuModel() {
 // ---------------------------------------------------------------------------
 // The suite.
 
+// --cpu_rounds as numbers, or an error naming the first that is not one.
+absl::StatusOr<std::vector<uint64_t>> CpuRounds() {
+  std::vector<uint64_t> all;
+  for (const std::string& text : absl::GetFlag(FLAGS_cpu_rounds)) {
+    uint64_t rounds = 0;
+    if (!absl::SimpleAtoi(text, &rounds) || rounds == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--cpu_rounds takes positive numbers, not '", text, "'"));
+    }
+    all.push_back(rounds);
+  }
+  return all;
+}
+
 std::string Plural(int n, const char* one, const char* many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
 }
@@ -383,10 +410,11 @@ std::string RatioRange(const Paired& paired) {
 
 class Bench {
  public:
-  Bench()
+  explicit Bench(std::vector<uint64_t> cpu_rounds)
       : quick_(absl::GetFlag(FLAGS_quick)),
         window_(absl::GetFlag(FLAGS_window)),
-        verbose_(absl::GetFlag(FLAGS_verbose)) {
+        verbose_(absl::GetFlag(FLAGS_verbose)),
+        cpu_rounds_(std::move(cpu_rounds)) {
     double seconds = absl::GetFlag(FLAGS_seconds);
     if (seconds <= 0) seconds = quick_ ? 0.3 : 2;
     measure_ = absl::Seconds(seconds);
@@ -694,13 +722,12 @@ class Bench {
   // --- Case 3 ---------------------------------------------------------------
 
   // What this machine gives `threads` threads that only compute, as case 3's
-  // work does (MixRounds with --cpu_rounds), in units per second: the
-  // reference for case 3's ratio. On a machine whose other users keep the
-  // cores busy, 2 threads get less than twice what 1 thread gets, and no
-  // service can do better than that.
-  MeasureFn ComputeOnly(int threads) {
-    return [this, threads]() -> absl::StatusOr<Sample> {
-      const uint64_t rounds = absl::GetFlag(FLAGS_cpu_rounds);
+  // work does (MixRounds with `rounds`), in units per second: the reference
+  // for case 3's ratio. On a machine whose other users keep the cores busy,
+  // 2 threads get less than twice what 1 thread gets, and no service can do
+  // better than that.
+  MeasureFn ComputeOnly(int threads, uint64_t rounds) {
+    return [this, threads, rounds]() -> absl::StatusOr<Sample> {
       std::atomic<uint64_t> done{0};
       std::atomic<bool> counting{false};
       std::atomic<bool> stop{false};
@@ -733,7 +760,17 @@ class Bench {
   }
 
   absl::Status ComputePath() {
-    const uint64_t rounds = absl::GetFlag(FLAGS_cpu_rounds);
+    for (uint64_t rounds : cpu_rounds_) {
+      if (absl::Status s = ComputePathWith(rounds); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // Case 3 for --work=cpu:`rounds`: the two services and the bare
+  // computation with 1 and 2 threads, all four in the same alternating
+  // rounds, so that each service ratio stands beside the machine's own ratio
+  // of the same minutes.
+  absl::Status ComputePathWith(uint64_t rounds) {
     const std::string work = absl::StrCat("--work=cpu:", rounds);
     // Both services run at once; the rounds alternate between them.
     absl::StatusOr<Connected<WorkService>> one =
@@ -746,15 +783,18 @@ class Bench {
     auto fresh = [](std::shared_ptr<std::atomic<uint64_t>> next) {
       return [next](uint64_t) { return next->fetch_add(1); };
     };
-    absl::StatusOr<Paired> paired = MeasurePaired(
+    absl::StatusOr<std::vector<Summary>> all = MeasureAlternating(
         rounds_,
-        ProcessSessions(*one, 1,
-                        fresh(std::make_shared<std::atomic<uint64_t>>(1)),
-                        "compute sessions, 1 thread"),
-        ProcessSessions(*two, 1,
-                        fresh(std::make_shared<std::atomic<uint64_t>>(1)),
-                        "compute sessions, 2 threads"));
-    if (!paired.ok()) return paired.status();
+        {ProcessSessions(*one, 1,
+                         fresh(std::make_shared<std::atomic<uint64_t>>(1)),
+                         "compute sessions, 1 thread"),
+         ProcessSessions(*two, 1,
+                         fresh(std::make_shared<std::atomic<uint64_t>>(1)),
+                         "compute sessions, 2 threads"),
+         ComputeOnly(1, rounds), ComputeOnly(2, rounds)});
+    if (!all.ok()) return all.status();
+    const Paired paired = PairOf((*all)[0], (*all)[1]);
+    const Paired machine = PairOf((*all)[2], (*all)[3]);
     for (const Connected<WorkService>* service : {&*one, &*two}) {
       absl::StatusOr<v1::Stats> stats = GetStats(*service->stub);
       if (!stats.ok()) return stats.status();
@@ -763,35 +803,59 @@ class Bench {
             "compute case: a fresh key came from the cache");
       }
     }
+    const std::string cpu = absl::StrCat("cpu:", rounds);
     report_.Add(Figure("3 compute",
-                       absl::StrCat("Process, cpu:", rounds,
+                       absl::StrCat("Process, ", cpu,
                                     ", fresh keys, 1 session, --threads=1"),
-                       RateText(paired->ceiling, "results")));
+                       RateText(paired.ceiling, "results")));
     report_.Add(Figure("3 compute",
-                       absl::StrCat("Process, cpu:", rounds,
+                       absl::StrCat("Process, ", cpu,
                                     ", fresh keys, 1 session, --threads=2"),
-                       RateText(paired->subject, "results")));
-    report_.Add(Figure("3 compute", "throughput 2 threads / 1 thread",
-                       TwoDecimals(paired->ratio))
-                    .Ratio(paired->ratio, "(2-thread / 1-thread)")
-                    .Goal("ratio >= 1.80", paired->ratio >= 1.8));
-    report_.Note(RatioRange(*paired));
-    NoteIfAny(PairUsage(*paired, "--threads=1", "--threads=2", "unit"));
-
-    // The machine's own ratio, in the same minutes.
-    absl::StatusOr<Paired> machine =
-        MeasurePaired(rounds_, ComputeOnly(1), ComputeOnly(2));
-    if (!machine.ok()) return machine.status();
+                       RateText(paired.subject, "results")));
     report_.Add(Figure("3 compute",
-                       "reference: bare computation in this process, 2 "
-                       "threads / 1 thread",
-                       TwoDecimals(machine->ratio))
-                    .Ratio(machine->ratio, "(what the machine allows)"));
+                       absl::StrCat(cpu, ": throughput 2 threads / 1 thread"),
+                       TwoDecimals(paired.ratio))
+                    .Ratio(paired.ratio, "(2-thread / 1-thread)")
+                    .Goal("ratio >= 1.80", paired.ratio >= 1.8));
+    report_.Note(RatioRange(paired));
+    NoteIfAny(PairUsage(paired, "--threads=1", "--threads=2", "unit"));
+
+    // The machine's own ratio, in the same rounds.
+    report_.Add(Figure("3 compute",
+                       absl::StrCat(cpu,
+                                    ": reference, bare computation in this "
+                                    "process, 2 threads / 1 thread, same "
+                                    "rounds"),
+                       TwoDecimals(machine.ratio))
+                    .Ratio(machine.ratio, "(what the machine allows)"));
+    // The service's ratio over the machine's, round by round.
+    std::vector<double> of_machine;
+    for (size_t i = 0; i < (*all)[0].samples.size(); ++i) {
+      const double one_thread = (*all)[0].samples[i].rate;
+      const double bare_ratio =
+          (*all)[2].samples[i].rate > 0
+              ? (*all)[3].samples[i].rate / (*all)[2].samples[i].rate
+              : 0;
+      if (one_thread > 0 && bare_ratio > 0) {
+        of_machine.push_back((*all)[1].samples[i].rate / one_thread /
+                             bare_ratio);
+      }
+    }
+    std::string per_round;
+    if (of_machine.size() > 1) {
+      per_round = absl::StrCat(
+          " (rounds ",
+          TwoDecimals(*std::min_element(of_machine.begin(), of_machine.end())),
+          "-",
+          TwoDecimals(*std::max_element(of_machine.begin(), of_machine.end())),
+          ")");
+    }
     report_.Note(absl::StrCat(
-        "1 thread ", RateText(machine->ceiling, "units"), ", 2 threads ",
-        RateText(machine->subject, "units"), "; ", RatioRange(*machine),
-        "; the service's ratio is ", TwoDecimals(paired->ratio / machine->ratio),
-        " of it"));
+        "bare 1 thread ", RateText(machine.ceiling, "units"), ", 2 threads ",
+        RateText(machine.subject, "units"), "; ", RatioRange(machine),
+        "; the service's ratio ", TwoDecimals(paired.ratio), " is ",
+        TwoDecimals(machine.ratio > 0 ? paired.ratio / machine.ratio : 0),
+        " of the machine's ", TwoDecimals(machine.ratio), per_round));
     return absl::OkStatus();
   }
 
@@ -1052,6 +1116,20 @@ class Bench {
     const std::vector<const ChildProcess*> run_servers = {
         main->service.process.get(), work->process.get()};
 
+    // The bare two-hop ceiling (hop_proxy.h, hop_backend.h): processes of
+    // their own, like main_service and work_service.
+    absl::StatusOr<ServiceProcess> hop_backend =
+        StartServer(SelfPath(), {"--serve_hop_backend"});
+    if (!hop_backend.ok()) return hop_backend.status();
+    absl::StatusOr<Connected<HopProxy>> hop_proxy =
+        Connect<HopProxy>(StartServer(
+            SelfPath(),
+            {absl::StrCat("--serve_hop_proxy=", hop_backend->address)}));
+    if (!hop_proxy.ok()) return hop_proxy.status();
+    HopProxy::Stub* hop_stub = hop_proxy->stub.get();
+    const std::vector<const ChildProcess*> hop_servers = {
+        hop_proxy->service.process.get(), hop_backend->process.get()};
+
     const std::string ghz = absl::GetFlag(FLAGS_ghz);
     const bool have_ghz = access(ghz.c_str(), X_OK) == 0;
     if (!have_ghz) {
@@ -1107,10 +1185,38 @@ class Bench {
               },
               "Run");
         };
-        absl::StatusOr<Paired> suite =
-            MeasurePaired(rounds_, echo_load, run_load);
+        // With 1 key, the bare two hops run in the same rounds.
+        std::vector<EchoKeysReply> hop_replies(callers);
+        auto hop_load = [&](bool via_stream) {
+          return [&, via_stream]() {
+            return MeasureUnary(
+                callers, hop_servers,
+                [&, via_stream](int caller, grpc::ClientContext* context,
+                                std::function<void(grpc::Status)> done) {
+                  if (via_stream) {
+                    hop_stub->async()->RunViaStream(context, &echo_request,
+                                                    &hop_replies[caller],
+                                                    std::move(done));
+                  } else {
+                    hop_stub->async()->RunViaUnary(context, &echo_request,
+                                                   &hop_replies[caller],
+                                                   std::move(done));
+                  }
+                },
+                via_stream ? "two-hop RunViaStream" : "two-hop RunViaUnary");
+          };
+        };
+        std::vector<MeasureFn> suite_loads = {echo_load, run_load};
+        if (keys == 1) {
+          suite_loads.push_back(hop_load(true));
+          suite_loads.push_back(hop_load(false));
+        }
+        absl::StatusOr<std::vector<Summary>> suite =
+            MeasureAlternating(rounds_, suite_loads);
         if (!suite.ok()) return suite.status();
-        AddUnaryFigures("suite client", shape, keys, *suite);
+        AddUnaryFigures("suite client", shape, keys,
+                        PairOf((*suite)[0], (*suite)[1]));
+        if (keys == 1) AddTwoHopFigures("suite client", shape, *suite);
 
         if (!have_ghz) continue;
         GhzOptions echo_ghz;
@@ -1122,6 +1228,12 @@ class Bench {
         echo_ghz.import_path = PIECES_SOURCE_DIR "/bench";
         echo_ghz.call = "pieces.bench.Echo.Unary";
         echo_ghz.address = echo_address_;
+        GhzOptions hop_stream_ghz = echo_ghz;
+        hop_stream_ghz.proto = PIECES_SOURCE_DIR "/bench/two_hop.proto";
+        hop_stream_ghz.call = "pieces.bench.HopProxy.RunViaStream";
+        hop_stream_ghz.address = hop_proxy->service.address;
+        GhzOptions hop_unary_ghz = hop_stream_ghz;
+        hop_unary_ghz.call = "pieces.bench.HopProxy.RunViaUnary";
         GhzOptions run_ghz = echo_ghz;
         run_ghz.proto = PIECES_SOURCE_DIR "/proto/pieces/v1/main_service.proto";
         run_ghz.import_path = PIECES_SOURCE_DIR "/proto";
@@ -1149,11 +1261,18 @@ class Bench {
             return sample;
           };
         };
-        absl::StatusOr<Paired> by_ghz =
-            MeasurePaired(rounds_, ghz_load(echo_ghz, EchoServers()),
-                          ghz_load(run_ghz, run_servers));
+        std::vector<MeasureFn> ghz_loads = {ghz_load(echo_ghz, EchoServers()),
+                                            ghz_load(run_ghz, run_servers)};
+        if (keys == 1) {
+          ghz_loads.push_back(ghz_load(hop_stream_ghz, hop_servers));
+          ghz_loads.push_back(ghz_load(hop_unary_ghz, hop_servers));
+        }
+        absl::StatusOr<std::vector<Summary>> by_ghz =
+            MeasureAlternating(rounds_, ghz_loads);
         if (!by_ghz.ok()) return by_ghz.status();
-        AddUnaryFigures("ghz", shape, keys, *by_ghz);
+        AddUnaryFigures("ghz", shape, keys,
+                        PairOf((*by_ghz)[0], (*by_ghz)[1]));
+        if (keys == 1) AddTwoHopFigures("ghz", shape, *by_ghz);
       }
     }
     return absl::OkStatus();
@@ -1172,6 +1291,48 @@ class Bench {
     if (paired.subject.samples.size() > 1) report_.Note(RatioRange(paired));
     NoteIfAny(PairUsage(paired, "echo server", "main_service + work_service",
                         "call"));
+  }
+
+  // The bare two-hop rows of case 7, from one MeasureAlternating run of
+  // {unary echo, Run, two-hop via stream, two-hop via unary}.
+  void AddTwoHopFigures(const std::string& client, const std::string& shape,
+                        const std::vector<Summary>& all) {
+    const Summary& echo = all[0];
+    const Summary& run = all[1];
+    const Summary& via_stream = all[2];
+    const Summary& via_unary = all[3];
+    auto add = [&](const std::string& what, const Summary& subject,
+                   const Summary& ceiling, const std::string& of) {
+      const Paired paired = PairOf(ceiling, subject);
+      report_.Add(Figure("7 main_service",
+                         absl::StrCat(what, ", ", shape, ", ", client),
+                         LatencyText(subject))
+                      .Ratio(paired.ratio, of));
+      if (subject.samples.size() > 1) report_.Note(RatioRange(paired));
+      NoteIfAny(UsageText("server side: hop proxy + backend", subject,
+                          "call"));
+    };
+    add("bare two-hop ceiling, a Process-like stream per call", via_stream,
+        echo, "of unary echo");
+    add("bare two-hop, a unary call per call", via_unary, echo,
+        "of unary echo");
+    const Paired run_of_hop = PairOf(via_stream, run);
+    report_.Add(Figure("7 main_service",
+                       absl::StrCat("Run / bare two-hop ceiling (stream), ",
+                                    shape, ", ", client),
+                       TwoDecimals(run_of_hop.ratio))
+                    .Ratio(run_of_hop.ratio, "of bare two-hop (stream)"));
+    if (run.samples.size() > 1) report_.Note(RatioRange(run_of_hop));
+    const Paired stream_of_unary = PairOf(via_unary, via_stream);
+    report_.Add(
+        Figure("7 main_service",
+               absl::StrCat("bare two-hop, stream / unary per call, ", shape,
+                            ", ", client),
+               TwoDecimals(stream_of_unary.ratio))
+            .Ratio(stream_of_unary.ratio, "of bare two-hop (unary)"));
+    if (via_stream.samples.size() > 1) {
+      report_.Note(RatioRange(stream_of_unary));
+    }
   }
 
   // --- Case 8 ---------------------------------------------------------------
@@ -1252,6 +1413,7 @@ class Bench {
   const bool quick_;
   const int window_;
   const bool verbose_;
+  const std::vector<uint64_t> cpu_rounds_;  // Case 3's N, one run each.
   absl::Duration measure_;
   absl::Duration warmup_;
   int rounds_;
@@ -1283,6 +1445,15 @@ int main(int argc, char** argv) {
     return pieces::bench::ServeEcho(absl::GetFlag(FLAGS_port),
                                     absl::GetFlag(FLAGS_grace_period));
   }
+  if (absl::GetFlag(FLAGS_serve_hop_backend)) {
+    return pieces::bench::ServeHopBackend(absl::GetFlag(FLAGS_port),
+                                          absl::GetFlag(FLAGS_grace_period));
+  }
+  if (!absl::GetFlag(FLAGS_serve_hop_proxy).empty()) {
+    return pieces::bench::ServeHopProxy(absl::GetFlag(FLAGS_port),
+                                        absl::GetFlag(FLAGS_grace_period),
+                                        absl::GetFlag(FLAGS_serve_hop_proxy));
+  }
   {
     // The bench itself is stopped by SIGINT/SIGTERM as usual.
     sigset_t set;
@@ -1310,7 +1481,14 @@ int main(int argc, char** argv) {
     cases.push_back(number);
   }
 
-  pieces::bench::Bench bench;
+  absl::StatusOr<std::vector<uint64_t>> cpu_rounds =
+      pieces::bench::CpuRounds();
+  if (!cpu_rounds.ok()) {
+    absl::FPrintF(stderr, "pieces_bench: %s\n", cpu_rounds.status().message());
+    return 2;
+  }
+
+  pieces::bench::Bench bench(*std::move(cpu_rounds));
   bench.PrintHeader();
   int errors = 0;
   for (int number : cases) {

@@ -57,27 +57,47 @@ absl::StatusOr<Summary> MeasureRounds(int rounds, const MeasureFn& measure) {
 
 absl::StatusOr<Paired> MeasurePaired(int rounds, const MeasureFn& ceiling,
                                      const MeasureFn& subject) {
-  std::vector<Sample> ceilings, subjects;
-  std::vector<double> ratios;
+  absl::StatusOr<std::vector<Summary>> both =
+      MeasureAlternating(rounds, {ceiling, subject});
+  if (!both.ok()) return both.status();
+  return PairOf((*both)[0], (*both)[1]);
+}
+
+absl::StatusOr<std::vector<Summary>> MeasureAlternating(
+    int rounds, const std::vector<MeasureFn>& measures) {
+  const size_t n = measures.size();
+  std::vector<std::vector<Sample>> samples(n);
   for (int i = 0; i < std::max(rounds, 1); ++i) {
-    // Ceiling first in even rounds, subject first in odd ones.
-    absl::StatusOr<Sample> a = (i % 2 == 0) ? ceiling() : subject();
-    if (!a.ok()) return a.status();
-    absl::StatusOr<Sample> b = (i % 2 == 0) ? subject() : ceiling();
-    if (!b.ok()) return b.status();
-    const Sample& c = (i % 2 == 0) ? *a : *b;
-    const Sample& s = (i % 2 == 0) ? *b : *a;
-    ceilings.push_back(c);
-    subjects.push_back(s);
-    ratios.push_back(c.rate > 0 ? s.rate / c.rate : 0);
+    for (size_t k = 0; k < n; ++k) {
+      const size_t which = (static_cast<size_t>(i) + k) % n;
+      absl::StatusOr<Sample> sample = measures[which]();
+      if (!sample.ok()) return sample.status();
+      samples[which].push_back(*sample);
+    }
   }
+  std::vector<Summary> summaries;
+  for (std::vector<Sample>& each : samples) {
+    summaries.push_back(Summarize(std::move(each)));
+  }
+  return summaries;
+}
+
+Paired PairOf(const Summary& ceiling, const Summary& subject) {
   Paired paired;
-  paired.ceiling = Summarize(std::move(ceilings));
-  paired.subject = Summarize(std::move(subjects));
-  paired.ratio =
-      paired.ceiling.rate > 0 ? paired.subject.rate / paired.ceiling.rate : 0;
-  paired.ratio_low = *std::min_element(ratios.begin(), ratios.end());
-  paired.ratio_high = *std::max_element(ratios.begin(), ratios.end());
+  paired.ceiling = ceiling;
+  paired.subject = subject;
+  paired.ratio = ceiling.rate > 0 ? subject.rate / ceiling.rate : 0;
+  std::vector<double> ratios;
+  const size_t rounds =
+      std::min(ceiling.samples.size(), subject.samples.size());
+  for (size_t i = 0; i < rounds; ++i) {
+    const double c = ceiling.samples[i].rate;
+    ratios.push_back(c > 0 ? subject.samples[i].rate / c : 0);
+  }
+  if (!ratios.empty()) {
+    paired.ratio_low = *std::min_element(ratios.begin(), ratios.end());
+    paired.ratio_high = *std::max_element(ratios.begin(), ratios.end());
+  }
   return paired;
 }
 

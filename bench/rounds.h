@@ -60,6 +60,19 @@ struct Paired {
 absl::StatusOr<Paired> MeasurePaired(int rounds, const MeasureFn& ceiling,
                                      const MeasureFn& subject);
 
+// Several measurements in alternating rounds: round i runs them all, one
+// after another, starting with measures[i % n] (with two, this is
+// MeasurePaired's order). Returns one Summary per measurement, in the order
+// given; each keeps its samples in round order, so PairOf can compare any
+// two of them round by round.
+absl::StatusOr<std::vector<Summary>> MeasureAlternating(
+    int rounds, const std::vector<MeasureFn>& measures);
+
+// `subject` against `ceiling`, both from the same MeasureAlternating (or
+// MeasurePaired) run: the ratio of the medians and the range of the ratios
+// of single rounds.
+Paired PairOf(const Summary& ceiling, const Summary& subject);
+
 }  // namespace pieces::bench
 
 #endif  // PIECES_BENCH_ROUNDS_H_
