@@ -162,12 +162,20 @@ std::vector<grpc::ClientContext*> Dispatch::FailLocked(grpc::Status status) {
 
 void Dispatch::Release() {
   grpc::Status status;
+  std::vector<std::unique_ptr<Leg>> legs;
   {
     absl::MutexLock lock(&mu_);
     if (--holds_ > 0) return;
     done_ = true;
     status = failure_;
+    legs = std::move(legs_);
   }
+  // Every session is over. Their calls are children of the caller's (their
+  // contexts come from FromCallbackServerContext), and gRPC cancels the
+  // children still alive when the caller's call completes: freeing the
+  // contexts before the receiver finishes that call saves each finished
+  // session a cancellation through the transport.
+  legs.clear();
   receiver_->OnDispatchDone(status);  // `this` may be gone after it.
 }
 

@@ -108,8 +108,9 @@ class Dispatch {
   const google::protobuf::RepeatedField<uint64_t>* keys_ = nullptr;
 
   absl::Mutex mu_;
-  // Every leg started, never freed before the Dispatch (their contexts and
-  // listeners must outlive their sessions).
+  // Every leg started, freed only once every session is done (their contexts
+  // and listeners must outlive their sessions), by the Release that ends the
+  // dispatch.
   std::vector<std::unique_ptr<Leg>> legs_ ABSL_GUARDED_BY(mu_);
   // For each unit, the index in legs_ of the leg that must answer it, or
   // kAnswered.

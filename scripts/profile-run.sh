@@ -36,7 +36,7 @@ start() {
   shift 2
   local cmd=("$@")
   if [[ "$name" == "$which" ]]; then
-    cmd=(valgrind --tool=callgrind --callgrind-out-file="$out/cg.$which" "${cmd[@]}")
+    cmd=(valgrind --tool=callgrind ${PIECES_VALGRIND_OPTIONS:-} --callgrind-out-file="$out/cg.$which" "${cmd[@]}")
   fi
   "${cmd[@]}" 2>"$log" &
   pid=$!
@@ -75,3 +75,13 @@ ir() { sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$1"; }
 i1="$(ir "$out/cg.$which.1")"
 i2="$(ir "$out/cg.$which.2")"
 echo "$which: $n1 Runs $i1 Ir, $n2 Runs $i2 Ir, per Run $(( (i2 - i1) / (n2 - n1) ))"
+# The same without absl::Mutex::Lock's own instructions, most of which are
+# spinning on a contended lock (gRPC's pollers, under valgrind's one-thread-
+# at-a-time scheduling): a steadier figure for small changes.
+lock_ir() {
+  callgrind_annotate --threshold=100 "$1" 2>/dev/null |
+    sed -n 's/^ *\([0-9,]*\) .*absl::[a-z0-9]*::Mutex::Lock() .*/\1/p' | tr -d , | head -1
+}
+l1="$(lock_ir "$out/cg.$which.1")"
+l2="$(lock_ir "$out/cg.$which.2")"
+echo "$which: per Run without Mutex::Lock $(( (i2 - l2 - i1 + l1) / (n2 - n1) )), Mutex::Lock $(( (l2 - l1) / (n2 - n1) ))"
