@@ -45,7 +45,7 @@ void WorkSession::OnWriteDone(bool ok) {
 
 void WorkSession::OnReadDone(bool ok) {
   if (!ok) return;  // The stream ended; OnDone follows.
-  listener_->OnMessage(in_);
+  listener_->OnMessage(&in_);
   StartRead(&in_);
 }
 
