@@ -23,7 +23,7 @@ class Dispatch::Leg final : public WorkSession::Listener {
         context_(grpc::ClientContext::FromCallbackServerContext(
             *dispatch->caller_)) {}
 
-  void OnMessage(const v1::ResultMsg& message) override {
+  void OnMessage(v1::ResultMsg* message) override {
     dispatch_->OnLegMessage(this, message);
   }
   void OnSessionDone(const grpc::Status& status) override {
@@ -42,7 +42,7 @@ class Dispatch::Leg final : public WorkSession::Listener {
   bool exited_ = false;
   // Used only by this leg's session thread (OnMessage): the results accepted
   // from the current message, handed to the receiver outside mu_.
-  std::vector<const v1::Result*> accepted_;
+  absl::InlinedVector<v1::Result*, 8> accepted_;
 };
 
 Dispatch::Dispatch(WorkReplicas* replicas, Counters* counters,
@@ -57,25 +57,23 @@ Dispatch::~Dispatch() = default;
 
 void Dispatch::Start(const google::protobuf::RepeatedField<uint64_t>* keys) {
   keys_ = keys;
-  std::vector<uint32_t> units(keys->size());
-  for (size_t i = 0; i < units.size(); ++i) units[i] = static_cast<uint32_t>(i);
-  std::vector<Leg*> legs;
+  LegList legs;
   {
     absl::MutexLock lock(&mu_);
-    leg_of_.assign(units.size(), kAnswered);
+    leg_of_.assign(static_cast<size_t>(keys->size()), kAnswered);
     ++holds_;  // This thread's, dropped by StartAndRelease.
-    RouteLocked(units, &legs);
+    RouteLocked(/*units=*/nullptr, &legs);
   }
   StartAndRelease(legs);
 }
 
-bool Dispatch::RouteLocked(const std::vector<uint32_t>& units,
-                           std::vector<Leg*>* legs) {
+bool Dispatch::RouteLocked(const std::vector<uint32_t>* units,
+                           LegList* legs) {
   std::shared_ptr<const ReplicaView> view = replicas_->View();
   // Candidates: not failed in this call, and up; if every one of those is
   // down, try the down ones too (a replica that just came back is used at
   // once instead of after the next check).
-  std::vector<size_t> candidates;
+  absl::InlinedVector<size_t, 8> candidates;
   for (int pass = 0; pass < 2 && candidates.empty(); ++pass) {
     for (size_t i = 0; i < view->replicas.size(); ++i) {
       const std::string& name = view->replicas[i]->name;
@@ -104,12 +102,14 @@ bool Dispatch::RouteLocked(const std::vector<uint32_t>& units,
     }
     return false;
   }
-  std::vector<uint64_t> hashes;
-  hashes.reserve(candidates.size());
+  absl::InlinedVector<uint64_t, 8> hashes;
   for (size_t i : candidates) hashes.push_back(view->replicas[i]->hash);
   // One new leg per candidate that owns at least one unit.
-  std::vector<Leg*> leg_of_candidate(candidates.size(), nullptr);
-  for (uint32_t unit : units) {
+  absl::InlinedVector<Leg*, 8> leg_of_candidate(candidates.size(), nullptr);
+  const size_t count = units != nullptr ? units->size() : leg_of_.size();
+  for (size_t u = 0; u < count; ++u) {
+    const uint32_t unit =
+        units != nullptr ? (*units)[u] : static_cast<uint32_t>(u);
     const uint64_t key = keys_->Get(static_cast<int>(unit));
     const size_t owner =
         candidates.size() == 1 ? 0 : RendezvousOwner(key, hashes);
@@ -129,7 +129,7 @@ bool Dispatch::RouteLocked(const std::vector<uint32_t>& units,
   return true;
 }
 
-void Dispatch::StartAndRelease(const std::vector<Leg*>& legs) {
+void Dispatch::StartAndRelease(const LegList& legs) {
   for (Leg* leg : legs) {
     // Not under mu_: gRPC may run the session's reactions inline. Each leg
     // holds the Dispatch until its session is done, so `leg` stays valid.
@@ -162,12 +162,20 @@ std::vector<grpc::ClientContext*> Dispatch::FailLocked(grpc::Status status) {
 
 void Dispatch::Release() {
   grpc::Status status;
+  std::vector<std::unique_ptr<Leg>> legs;
   {
     absl::MutexLock lock(&mu_);
     if (--holds_ > 0) return;
     done_ = true;
     status = failure_;
+    legs = std::move(legs_);
   }
+  // Every session is over. Their calls are children of the caller's (their
+  // contexts come from FromCallbackServerContext), and gRPC cancels the
+  // children still alive when the caller's call completes: freeing the
+  // contexts before the receiver finishes that call saves each finished
+  // session a cancellation through the transport.
+  legs.clear();
   receiver_->OnDispatchDone(status);  // `this` may be gone after it.
 }
 
@@ -187,15 +195,15 @@ void Dispatch::Cancel() {
   Release();
 }
 
-void Dispatch::OnLegMessage(Leg* leg, const v1::ResultMsg& message) {
-  const v1::Result* single = nullptr;
-  const google::protobuf::RepeatedPtrField<v1::Result>* batch = nullptr;
-  switch (message.msg_case()) {
+void Dispatch::OnLegMessage(Leg* leg, v1::ResultMsg* message) {
+  v1::Result* single = nullptr;
+  google::protobuf::RepeatedPtrField<v1::Result>* batch = nullptr;
+  switch (message->msg_case()) {
     case v1::ResultMsg::kResult:
-      single = &message.result();
+      single = message->mutable_result();
       break;
     case v1::ResultMsg::kBatch:
-      batch = &message.batch().results();
+      batch = message->mutable_batch()->mutable_results();
       break;
     case v1::ResultMsg::kExited: {
       absl::MutexLock lock(&mu_);
@@ -208,8 +216,7 @@ void Dispatch::OnLegMessage(Leg* leg, const v1::ResultMsg& message) {
   std::vector<grpc::ClientContext*> cancel;
   {
     absl::MutexLock lock(&mu_);
-    auto accept = [&](const v1::Result& result)
-                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto accept = [&](v1::Result& result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       const uint64_t id = result.id();
       if (id >= leg_of_.size() || leg_of_[id] != leg->index_) {
         std::vector<grpc::ClientContext*> more = FailLocked(grpc::Status(
@@ -225,11 +232,11 @@ void Dispatch::OnLegMessage(Leg* leg, const v1::ResultMsg& message) {
     };
     if (single != nullptr) accept(*single);
     if (batch != nullptr) {
-      for (const v1::Result& result : *batch) accept(result);
+      for (v1::Result& result : *batch) accept(result);
     }
   }
   // Outside mu_: the receiver may take its own locks and start writes.
-  for (const v1::Result* result : leg->accepted_) receiver_->OnResult(*result);
+  for (v1::Result* result : leg->accepted_) receiver_->OnResult(result);
   leg->accepted_.clear();
   for (grpc::ClientContext* context : cancel) context->TryCancel();
 }
@@ -260,7 +267,7 @@ void Dispatch::OnLegDone(Leg* leg, const grpc::Status& status) {
   // The leg's hold keeps the Dispatch alive through this call; it is
   // dropped by StartAndRelease (which also starts the re-sent units) or by
   // Release at the end.
-  std::vector<Leg*> resend_legs;
+  LegList resend_legs;
   std::vector<grpc::ClientContext*> cancel;
   {
     absl::MutexLock lock(&mu_);
@@ -285,7 +292,7 @@ void Dispatch::OnLegDone(Leg* leg, const grpc::Status& status) {
         if (leg_of_[id] == leg->index_) unanswered.push_back(id);
       }
       if (!unanswered.empty()) {
-        if (RouteLocked(unanswered, &resend_legs)) {
+        if (RouteLocked(&unanswered, &resend_legs)) {
           counters_->units_resent.fetch_add(unanswered.size(),
                                             std::memory_order_relaxed);
         } else {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/repeated_field.h"
 #include "grpcpp/grpcpp.h"
@@ -45,8 +46,9 @@ class Dispatch {
   class Receiver {
    public:
     virtual ~Receiver() = default;
-    // The result of unit result.id().
-    virtual void OnResult(const v1::Result& result) = 0;
+    // The result of unit result->id(). The receiver may take its contents
+    // (swap them out); the Dispatch does not look at it again.
+    virtual void OnResult(v1::Result* result) = 0;
     // Every unit is answered (OK) or the call failed (`status`).
     virtual void OnDispatchDone(const grpc::Status& status) = 0;
   };
@@ -76,14 +78,17 @@ class Dispatch {
  private:
   // One session to one replica.
   class Leg;
+  // Legs started together; a call rarely involves more than a few replicas.
+  using LegList = absl::InlinedVector<Leg*, 4>;
 
-  // Routes `units` (ids) among the replicas up and not failed in this call,
-  // and adds one leg per replica involved to `legs`. False, with failure_
-  // set to UNAVAILABLE (unless it was set already), when no replica is left.
-  bool RouteLocked(const std::vector<uint32_t>& units, std::vector<Leg*>* legs)
+  // Routes `units` (ids; null means every unit, as Start does) among the
+  // replicas up and not failed in this call, and adds one leg per replica
+  // involved to `legs`. False, with failure_ set to UNAVAILABLE (unless it
+  // was set already), when no replica is left.
+  bool RouteLocked(const std::vector<uint32_t>* units, LegList* legs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts `legs`, then drops the hold the caller took.
-  void StartAndRelease(const std::vector<Leg*>& legs) ABSL_LOCKS_EXCLUDED(mu_);
+  void StartAndRelease(const LegList& legs) ABSL_LOCKS_EXCLUDED(mu_);
   // Ends the call with `status` (the first failure wins) and returns the
   // contexts of the legs to cancel.
   std::vector<grpc::ClientContext*> FailLocked(grpc::Status status)
@@ -91,7 +96,7 @@ class Dispatch {
   // Drops one hold; the last one calls OnDispatchDone.
   void Release() ABSL_LOCKS_EXCLUDED(mu_);
 
-  void OnLegMessage(Leg* leg, const v1::ResultMsg& message)
+  void OnLegMessage(Leg* leg, v1::ResultMsg* message)
       ABSL_LOCKS_EXCLUDED(mu_);
   void OnLegDone(Leg* leg, const grpc::Status& status)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -108,8 +113,9 @@ class Dispatch {
   const google::protobuf::RepeatedField<uint64_t>* keys_ = nullptr;
 
   absl::Mutex mu_;
-  // Every leg started, never freed before the Dispatch (their contexts and
-  // listeners must outlive their sessions).
+  // Every leg started, freed only once every session is done (their contexts
+  // and listeners must outlive their sessions), by the Release that ends the
+  // dispatch.
   std::vector<std::unique_ptr<Leg>> legs_ ABSL_GUARDED_BY(mu_);
   // For each unit, the index in legs_ of the leg that must answer it, or
   // kAnswered.

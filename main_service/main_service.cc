@@ -40,8 +40,8 @@ class RunCall final : public grpc::ServerUnaryReactor,
     dispatch_.Start(&request->keys());
   }
 
-  void OnResult(const v1::Result& result) override {
-    *reply_->mutable_results(static_cast<int>(result.id())) = result;
+  void OnResult(v1::Result* result) override {
+    reply_->mutable_results(static_cast<int>(result->id()))->Swap(result);
   }
 
   void OnDispatchDone(const grpc::Status& status) override {
@@ -78,10 +78,10 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
     dispatch_.Start(&request->keys());
   }
 
-  void OnResult(const v1::Result& result) override {
+  void OnResult(v1::Result* result) override {
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       // The caller gets one Result per message, as the contract says.
-      if (!write_failed_) *queue_.emplace_back().mutable_result() = result;
+      if (!write_failed_) queue_.emplace_back().mutable_result()->Swap(result);
     });
   }
 

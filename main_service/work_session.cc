@@ -9,6 +9,9 @@ void WorkSession::Start(v1::WorkService::Stub* stub,
                         grpc::ClientContext* context,
                         std::vector<Unit> units, Listener* listener) {
   auto* session = new WorkSession(std::move(units), listener);
+  // The initial metadata leaves with the first WorkBatch (there always is
+  // one, written below) instead of in an operation of its own.
+  context->set_initial_metadata_corked(true);
   stub->async()->Process(context, session);
   session->StartRead(&session->in_);
   session->WriteNext();
@@ -45,7 +48,7 @@ void WorkSession::OnWriteDone(bool ok) {
 
 void WorkSession::OnReadDone(bool ok) {
   if (!ok) return;  // The stream ended; OnDone follows.
-  listener_->OnMessage(in_);
+  listener_->OnMessage(&in_);
   StartRead(&in_);
 }
 

@@ -26,8 +26,10 @@ class WorkSession final
   class Listener {
    public:
     virtual ~Listener() = default;
-    // A message from the work service: a Result or the Exited.
-    virtual void OnMessage(const v1::ResultMsg& message) = 0;
+    // A message from the work service: a Result or the Exited. The listener
+    // may take the contents of `message`: the session reads the next message
+    // into it afterwards.
+    virtual void OnMessage(v1::ResultMsg* message) = 0;
     // The session is over, with the status of the Process call.
     virtual void OnSessionDone(const grpc::Status& status) = 0;
   };
