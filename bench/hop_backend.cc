@@ -13,18 +13,18 @@
 namespace pieces::bench {
 namespace {
 
-void Answer(const HopWork& work, HopResult* result) {
+void Answer(const v1::Work& work, v1::Result* result) {
   result->set_id(work.id());
   result->set_key(work.key());
   result->set_value(work.key());
-  result->set_performed(HOP_PERFORMED_FROM_CACHE);
+  result->set_performed(v1::PERFORMED_FROM_CACHE);
 }
 
 // One Process stream. State is guarded by mu_; StartRead, StartWrite and the
 // finishing operations are called with mu_ released, because gRPC may run a
 // reaction inline.
 class HopSession final
-    : public grpc::ServerBidiReactor<HopWorkMsg, HopResultMsg> {
+    : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg> {
  public:
   HopSession() {
     {
@@ -79,9 +79,9 @@ class HopSession final
   // Queues the answer to in_.
   void Accept() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (in_.has_batch()) {
-      HopResultBatch* batch = queue_.emplace_back().mutable_batch();
+      v1::ResultBatch* batch = queue_.emplace_back().mutable_batch();
       batch->mutable_results()->Reserve(in_.batch().works_size());
-      for (const HopWork& work : in_.batch().works()) {
+      for (const v1::Work& work : in_.batch().works()) {
         Answer(work, batch->add_results());
       }
       completed_ += in_.batch().works_size();
@@ -134,9 +134,9 @@ class HopSession final
   }
 
   absl::Mutex mu_;
-  HopWorkMsg in_;     // Touched only by the read in flight and OnReadDone.
-  HopResultMsg out_;  // Touched only while writing_ (or by the last write).
-  std::deque<HopResultMsg> queue_ ABSL_GUARDED_BY(mu_);
+  v1::WorkMsg in_;     // Touched only by the read in flight and OnReadDone.
+  v1::ResultMsg out_;  // Touched only while writing_ (or by the last write).
+  std::deque<v1::ResultMsg> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool read_closed_ ABSL_GUARDED_BY(mu_) = false;
@@ -147,7 +147,7 @@ class HopSession final
 
 }  // namespace
 
-grpc::ServerBidiReactor<HopWorkMsg, HopResultMsg>* HopBackendImpl::Process(
+grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* HopBackendImpl::Process(
     grpc::CallbackServerContext* /*context*/) {
   return new HopSession();  // Deletes itself.
 }

@@ -21,7 +21,7 @@ namespace pieces::bench {
 
 class HopBackendImpl final : public HopBackend::CallbackService {
  public:
-  grpc::ServerBidiReactor<HopWorkMsg, HopResultMsg>* Process(
+  grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* Process(
       grpc::CallbackServerContext* context) override;
 };
 

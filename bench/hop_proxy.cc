@@ -20,9 +20,9 @@ class StreamCall final : public grpc::ServerUnaryReactor {
   StreamCall(HopBackend::Stub* stub, grpc::CallbackServerContext* context,
              const EchoKeysRequest* request, EchoKeysReply* reply);
 
-  void OnMessage(const HopResultMsg& message) {
+  void OnMessage(const v1::ResultMsg& message) {
     if (message.has_batch()) {
-      for (const HopResult& result : message.batch().results()) Take(result);
+      for (const v1::Result& result : message.batch().results()) Take(result);
     } else if (message.has_result()) {
       Take(message.result());
     } else if (message.has_exited()) {
@@ -47,7 +47,7 @@ class StreamCall final : public grpc::ServerUnaryReactor {
   void OnDone() override { delete this; }
 
  private:
-  void Take(const HopResult& result) {
+  void Take(const v1::Result& result) {
     if (result.id() >= static_cast<uint64_t>(reply_->results_size())) {
       bad_id_ = true;
       return;
@@ -74,15 +74,15 @@ class StreamCall final : public grpc::ServerUnaryReactor {
 // main_service's WorkSession. Frees itself, then calls
 // StreamCall::OnStreamDone.
 class HopStream final
-    : public grpc::ClientBidiReactor<HopWorkMsg, HopResultMsg> {
+    : public grpc::ClientBidiReactor<v1::WorkMsg, v1::ResultMsg> {
  public:
   static void Start(HopBackend::Stub* stub, grpc::ClientContext* context,
                     const EchoKeysRequest& request, StreamCall* call) {
     auto* stream = new HopStream(call);
-    HopWorkBatch* batch = stream->out_.mutable_batch();
+    v1::WorkBatch* batch = stream->out_.mutable_batch();
     batch->mutable_works()->Reserve(request.keys_size());
     for (int i = 0; i < request.keys_size(); ++i) {
-      HopWork* work = batch->add_works();
+      v1::Work* work = batch->add_works();
       work->set_id(static_cast<uint64_t>(i));
       work->set_key(request.keys(i));
     }
@@ -113,8 +113,8 @@ class HopStream final
   ~HopStream() override = default;
 
   StreamCall* const call_;
-  HopWorkMsg out_;   // Written once.
-  HopResultMsg in_;  // Used only by the read path.
+  v1::WorkMsg out_;   // Written once.
+  v1::ResultMsg in_;  // Used only by the read path.
 };
 
 StreamCall::StreamCall(HopBackend::Stub* stub,

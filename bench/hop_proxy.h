@@ -5,8 +5,8 @@
 //
 //   RunViaStream  one HopBackend.Process stream per call, with the exact
 //                 operations of main_service's WorkSession: StartRead, one
-//                 HopWorkBatch written with StartWriteLast (the half-close),
-//                 StartCall; read the HopResultBatch and the HopExited; the
+//                 v1::WorkBatch written with StartWriteLast (the half-close),
+//                 StartCall; read the v1::ResultBatch and the v1::Exited; the
 //                 status; then Finish.
 //   RunViaUnary   one Echo.Unary call per call: the cheapest two hops.
 //
