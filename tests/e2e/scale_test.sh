@@ -143,8 +143,12 @@ checks() {
     ((SECONDS >= deadline)) && break
     sleep 0.1
   done
+  # The Run must still be going, or the kill proves nothing.
+  local running_at_kill=1
+  kill -0 "$run_pid" 2>/dev/null || running_at_kill=0
   "$@" >>"$log_dir/kill.log" 2>&1
   log "$where: killed one replica after $((now - computed_before - 10000)) of 20,000 keys"
+  expect "$where: the replica was killed while the Run was in progress" "$running_at_kill" 1
   rc=0
   wait "$run_pid" || rc=$?
   check_reply "$where: a replica killed mid-Run: every key still answered, in order" \
@@ -161,12 +165,16 @@ t0=$SECONDS
 build_images
 "${compose[@]}" down -v --remove-orphans >>"$log_dir/compose.log" 2>&1 || true
 compose_up=true
-# sleep:2ms: the kill Run lasts a few seconds; the 10,000 keys about two.
-PIECES_WORK=sleep:2ms PIECES_WORK_PORTS=50052-50059 "${compose[@]}" up -d --scale work_service=3 >>"$log_dir/compose.log" 2>&1 ||
+# sleep:4ms: the kill Run lasts several seconds (20,000 keys on 3 replicas of 4
+# threads), long after the kill lands; the 10,000 keys about three.
+PIECES_WORK=sleep:4ms PIECES_WORK_PORTS=50052-50059 "${compose[@]}" up -d --scale work_service=3 >>"$log_dir/compose.log" 2>&1 ||
   { cat "$log_dir/compose.log"; exit 1; }
 replicas=$(cid work_service | wc -l)
 expect "compose: three work_service containers" "$replicas" 3
-kill_compose_replica() { docker kill "$(cid work_service | sed -n 2p)"; }
+# Chosen now: docker-compose itself takes a second or more to answer, which
+# would delay the kill.
+victim=$(cid work_service | sed -n 2p)
+kill_compose_replica() { docker kill "$victim"; }
 checks compose kill_compose_replica
 "${compose[@]}" down -v --remove-orphans >>"$log_dir/compose.log" 2>&1
 compose_up=false
@@ -189,7 +197,7 @@ if ! docker swarm init --advertise-addr 127.0.0.1 >>"$log_dir/swarm.log" 2>&1; t
 fi
 swarm_ours=true
 stack_up=true
-PIECES_WORK=sleep:2ms docker stack deploy -c docker/stack.yml "$stack" >>"$log_dir/swarm.log" 2>&1 ||
+PIECES_WORK=sleep:4ms docker stack deploy -c docker/stack.yml "$stack" >>"$log_dir/swarm.log" 2>&1 ||
   { cat "$log_dir/swarm.log"; exit 1; }
 kill_swarm_replica() {
   docker kill "$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_work_service" | head -n 1)"
