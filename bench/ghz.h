@@ -14,7 +14,7 @@ namespace pieces::bench {
 struct GhzOptions {
   std::string ghz;          // The ghz binary.
   std::string proto;        // The .proto file declaring the method.
-  std::string import_path;  // Where its imports are found.
+  std::string import_path;  // Where its imports are found (comma-separated).
   std::string call;         // "package.Service.Method".
   std::string data;         // The request, as JSON.
   std::string address;      // "host:port".

@@ -1230,6 +1230,9 @@ class Bench {
         echo_ghz.address = echo_address_;
         GhzOptions hop_stream_ghz = echo_ghz;
         hop_stream_ghz.proto = PIECES_SOURCE_DIR "/bench/two_hop.proto";
+        // It imports echo.proto and pieces/v1/work.proto.
+        hop_stream_ghz.import_path =
+            PIECES_SOURCE_DIR "/bench," PIECES_SOURCE_DIR "/proto";
         hop_stream_ghz.call = "pieces.bench.HopProxy.RunViaStream";
         hop_stream_ghz.address = hop_proxy->service.address;
         GhzOptions hop_unary_ghz = hop_stream_ghz;
