@@ -3,9 +3,8 @@
 #include <cstdio>
 #include <deque>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
+#include "answering_stream.h"
 #include "common/server_runner.h"
 
 namespace pieces::bench {
@@ -25,95 +24,18 @@ void Answer(const EchoRequestBatch& request, EchoReplyBatch* reply) {
   }
 }
 
-// One echo stream. State is guarded by mu_; StartRead, StartWrite and Finish
-// are called with mu_ released, because gRPC may run a reaction inline.
+// Echo streams answer each message with its echo and end with OK alone.
 template <typename Request, typename Reply>
-class EchoStream final : public grpc::ServerBidiReactor<Request, Reply> {
- public:
-  EchoStream() {
-    {
-      absl::MutexLock lock(&mu_);
-      reading_ = true;
-    }
-    this->StartRead(&in_);
+struct EchoAnswerer {
+  void Answer(const Request& request, std::deque<Reply>* queue) {
+    pieces::bench::Answer(request, &queue->emplace_back());
   }
-
-  void OnReadDone(bool ok) override {
-    Ops ops;
-    {
-      absl::MutexLock lock(&mu_);
-      reading_ = false;
-      if (!ok) {
-        read_closed_ = true;
-      } else if (!failed_) {
-        Answer(in_, &queue_.emplace_back());
-      }
-      Plan(ops);
-    }
-    Execute(ops);
-  }
-
-  void OnWriteDone(bool ok) override {
-    Ops ops;
-    {
-      absl::MutexLock lock(&mu_);
-      writing_ = false;
-      if (!ok) {
-        failed_ = true;  // The client is gone: drop what is queued.
-        queue_.clear();
-      }
-      Plan(ops);
-    }
-    Execute(ops);
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  // A cap on queued replies, so a client that does not read stops being read.
-  static constexpr size_t kMaxQueued = 1024;
-
-  struct Ops {
-    bool read = false;
-    bool write = false;
-    bool finish = false;
-  };
-
-  void Plan(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!writing_ && !queue_.empty()) {
-      out_ = std::move(queue_.front());
-      queue_.pop_front();
-      writing_ = true;
-      ops.write = true;
-    }
-    if (!reading_ && !read_closed_ && !failed_ && queue_.size() < kMaxQueued) {
-      reading_ = true;
-      ops.read = true;
-    }
-    // Finish once nothing more will be read and everything is written.
-    if (!reading_ && (read_closed_ || failed_) && !writing_ && queue_.empty() &&
-        !finished_) {
-      finished_ = true;
-      ops.finish = true;
-    }
-  }
-
-  void Execute(const Ops& ops) ABSL_LOCKS_EXCLUDED(mu_) {
-    if (ops.write) this->StartWrite(&out_);
-    if (ops.read) this->StartRead(&in_);
-    if (ops.finish) this->Finish(grpc::Status::OK);  // `this` may be gone.
-  }
-
-  absl::Mutex mu_;
-  Request in_;  // Touched only by the read in flight and OnReadDone.
-  Reply out_;   // Touched only while writing_.
-  std::deque<Reply> queue_ ABSL_GUARDED_BY(mu_);
-  bool reading_ ABSL_GUARDED_BY(mu_) = false;
-  bool read_closed_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool failed_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool Last(Reply* /*reply*/) { return false; }
 };
+
+template <typename Request, typename Reply>
+using EchoStream =
+    AnsweringStream<Request, Reply, EchoAnswerer<Request, Reply>>;
 
 }  // namespace
 
