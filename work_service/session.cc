@@ -335,6 +335,11 @@ void Session::Deliver(std::optional<Answer> answer) {
     delete this;
     return;
   }
+  // This task no longer holds the session: once mu_ is released, OnDone may
+  // run on a gRPC thread and free it. A planned operation holds that off (a
+  // planned read or write keeps Finish from being planned, and OnDone comes
+  // only after Finish), so `this` is touched again only if there is one.
+  if (ops.Empty()) return;
   Execute(std::move(ops));
 }
 

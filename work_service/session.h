@@ -86,6 +86,11 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
     // OnWriteDone.
     bool write_and_finish = false;
     std::vector<Unit> units;  // Claimed keys, to hand to the pool.
+
+    bool Empty() const {
+      return !read && !write && !finish.has_value() && !write_and_finish &&
+             units.empty();
+    }
   };
 
   ~Session() override = default;
