@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -114,6 +115,37 @@ TEST(ChildProcessTest, StopsWithSigtermThenSigkillAfterTheTimeout) {
   start = absl::Now();
   ignores.reset();
   EXPECT_GE(absl::Now() - start, absl::Seconds(1));
+}
+
+// Starts `sh -c "echo ready; exec sleep 30"` from a thread that then exits,
+// as a parent process would, and hands the ChildProcess back.
+std::unique_ptr<ChildProcess> StartFromAThreadThatExits(
+    const ChildProcessOptions& options) {
+  std::unique_ptr<ChildProcess> process;
+  std::thread starter(
+      [&] { process = StartShell("echo ready; exec sleep 30", options); });
+  starter.join();
+  return process;
+}
+
+// The kernel kills a die_with_parent program when the thread that started it
+// exits (PR_SET_PDEATHSIG), and leaves any other program running.
+TEST(ChildProcessTest, DiesWithTheThreadThatStartedItWhenAsked) {
+  ChildProcessOptions options;
+  options.die_with_parent = true;
+  std::unique_ptr<ChildProcess> dies = StartFromAThreadThatExits(options);
+  std::unique_ptr<ChildProcess> stays =
+      StartFromAThreadThatExits(ChildProcessOptions());
+  ASSERT_NE(dies, nullptr);
+  ASSERT_NE(stays, nullptr);
+
+  absl::StatusOr<int> code = dies->AwaitExit(kTimeout);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 128 + SIGKILL);
+  // `stays` has had as long as `dies` took to be killed, and more.
+  ASSERT_TRUE(stays->AwaitOutput("ready", kTimeout));
+  EXPECT_EQ(stays->AwaitExit(absl::Milliseconds(100)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
 }
 
 }  // namespace
