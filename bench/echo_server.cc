@@ -3,9 +3,7 @@
 #include <cstdio>
 #include <deque>
 
-#include "absl/strings/str_format.h"
 #include "answering_stream.h"
-#include "common/server_runner.h"
 
 namespace pieces::bench {
 namespace {
@@ -64,20 +62,6 @@ grpc::ServerUnaryReactor* EchoServiceImpl::Unary(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
-}
-
-int ServeEcho(int port, absl::Duration grace_period) {
-  EchoServiceImpl service;
-  pieces::ServerOptions options;
-  options.name = "pieces_bench_echo";
-  options.port = port;
-  options.grace_period = grace_period;
-  absl::Status status = pieces::RunServer(options, {&service});
-  if (!status.ok()) {
-    absl::FPrintF(stderr, "pieces_bench_echo: %s\n", status.message());
-    return 1;
-  }
-  return 0;
 }
 
 absl::StatusOr<InProcessEcho> StartInProcessEcho() {

@@ -13,7 +13,6 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -29,13 +28,6 @@ class EchoServiceImpl final : public Echo::CallbackService {
                                   const EchoKeysRequest* request,
                                   EchoKeysReply* reply) override;
 };
-
-// Serves EchoServiceImpl (with health and reflection, through the same
-// pieces::RunServer as the services) on `port` until SIGTERM or SIGINT,
-// then lets streams drain for `grace_period`.
-// Prints "pieces_bench_echo listening on 0.0.0.0:PORT". Call
-// pieces::BlockTerminationSignals() first, before any thread starts.
-int ServeEcho(int port, absl::Duration grace_period);
 
 // The echo service served inside this process, on a free port.
 struct InProcessEcho {

@@ -4,9 +4,7 @@
 #include <cstdio>
 #include <deque>
 
-#include "absl/strings/str_format.h"
 #include "answering_stream.h"
-#include "common/server_runner.h"
 #include "echo_server.h"
 
 namespace pieces::bench {
@@ -54,21 +52,6 @@ using HopSession = AnsweringStream<v1::WorkMsg, v1::ResultMsg, HopAnswerer>;
 grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* HopBackendImpl::Process(
     grpc::CallbackServerContext* /*context*/) {
   return new HopSession();  // Deletes itself.
-}
-
-int ServeHopBackend(int port, absl::Duration grace_period) {
-  HopBackendImpl backend;
-  EchoServiceImpl echo;
-  pieces::ServerOptions options;
-  options.name = "pieces_bench_hop_backend";
-  options.port = port;
-  options.grace_period = grace_period;
-  absl::Status status = pieces::RunServer(options, {&backend, &echo});
-  if (!status.ok()) {
-    absl::FPrintF(stderr, "pieces_bench_hop_backend: %s\n", status.message());
-    return 1;
-  }
-  return 0;
 }
 
 }  // namespace pieces::bench

@@ -13,7 +13,6 @@
 #ifndef PIECES_BENCH_HOP_BACKEND_H_
 #define PIECES_BENCH_HOP_BACKEND_H_
 
-#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "two_hop.grpc.pb.h"
 
@@ -30,8 +29,6 @@ class HopBackendImpl final : public HopBackend::CallbackService {
 // server, on `port` until SIGTERM or SIGINT. Prints
 // "pieces_bench_hop_backend listening on 0.0.0.0:PORT". Call
 // pieces::BlockTerminationSignals() first, before any thread starts.
-int ServeHopBackend(int port, absl::Duration grace_period);
-
 }  // namespace pieces::bench
 
 #endif  // PIECES_BENCH_HOP_BACKEND_H_

@@ -5,8 +5,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "common/server_runner.h"
 
 namespace pieces::bench {
 namespace {
@@ -167,21 +165,6 @@ grpc::ServerUnaryReactor* HopProxyImpl::RunViaUnary(
     grpc::CallbackServerContext* context, const EchoKeysRequest* request,
     EchoKeysReply* reply) {
   return new UnaryCall(echo_stub_.get(), context, request, reply);
-}
-
-int ServeHopProxy(int port, absl::Duration grace_period,
-                  const std::string& backend_address) {
-  HopProxyImpl proxy(backend_address);
-  pieces::ServerOptions options;
-  options.name = "pieces_bench_hop_proxy";
-  options.port = port;
-  options.grace_period = grace_period;
-  absl::Status status = pieces::RunServer(options, {&proxy});
-  if (!status.ok()) {
-    absl::FPrintF(stderr, "pieces_bench_hop_proxy: %s\n", status.message());
-    return 1;
-  }
-  return 0;
 }
 
 }  // namespace pieces::bench

@@ -22,7 +22,6 @@
 #include <memory>
 #include <string>
 
-#include "absl/time/time.h"
 #include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "two_hop.grpc.pb.h"
@@ -52,9 +51,6 @@ class HopProxyImpl final : public HopProxy::CallbackService {
 // `port` until SIGTERM or SIGINT. Prints
 // "pieces_bench_hop_proxy listening on 0.0.0.0:PORT". Call
 // pieces::BlockTerminationSignals() first, before any thread starts.
-int ServeHopProxy(int port, absl::Duration grace_period,
-                  const std::string& backend_address);
-
 }  // namespace pieces::bench
 
 #endif  // PIECES_BENCH_HOP_PROXY_H_

@@ -1431,6 +1431,23 @@ class Bench {
   std::unique_ptr<Echo::Stub> echo_stub_;
 };
 
+// The --serve_* modes: serves `services` (with health and reflection, through
+// the same pieces::RunServer as the services) on --port until SIGTERM or
+// SIGINT, then lets calls drain for --grace_period. Prints "NAME listening on
+// 0.0.0.0:PORT". Returns main's exit code.
+int Serve(const std::string& name, const std::vector<grpc::Service*>& services) {
+  pieces::ServerOptions options;
+  options.name = name;
+  options.port = absl::GetFlag(FLAGS_port);
+  options.grace_period = absl::GetFlag(FLAGS_grace_period);
+  absl::Status status = pieces::RunServer(options, services);
+  if (!status.ok()) {
+    absl::FPrintF(stderr, "%s: %s\n", name, status.message());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace pieces::bench
 
@@ -1444,18 +1461,19 @@ int main(int argc, char** argv) {
       "echo server, and prints each figure with its ratio to the echo "
       "ceiling.\nUsage: pieces_bench [--quick] [--cases=1,2,...]");
   absl::ParseCommandLine(argc, argv);
+  // Started by a run as its servers (Bench::StartServer).
   if (absl::GetFlag(FLAGS_serve_echo)) {
-    return pieces::bench::ServeEcho(absl::GetFlag(FLAGS_port),
-                                    absl::GetFlag(FLAGS_grace_period));
+    pieces::bench::EchoServiceImpl echo;
+    return pieces::bench::Serve("pieces_bench_echo", {&echo});
   }
   if (absl::GetFlag(FLAGS_serve_hop_backend)) {
-    return pieces::bench::ServeHopBackend(absl::GetFlag(FLAGS_port),
-                                          absl::GetFlag(FLAGS_grace_period));
+    pieces::bench::HopBackendImpl backend;
+    pieces::bench::EchoServiceImpl echo;  // The unary second hop.
+    return pieces::bench::Serve("pieces_bench_hop_backend", {&backend, &echo});
   }
   if (!absl::GetFlag(FLAGS_serve_hop_proxy).empty()) {
-    return pieces::bench::ServeHopProxy(absl::GetFlag(FLAGS_port),
-                                        absl::GetFlag(FLAGS_grace_period),
-                                        absl::GetFlag(FLAGS_serve_hop_proxy));
+    pieces::bench::HopProxyImpl proxy(absl::GetFlag(FLAGS_serve_hop_proxy));
+    return pieces::bench::Serve("pieces_bench_hop_proxy", {&proxy});
   }
   {
     // The bench itself is stopped by SIGINT/SIGTERM as usual.
