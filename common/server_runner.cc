@@ -75,6 +75,11 @@ absl::Status RunServer(const ServerOptions& options,
     builder.SetOption(std::make_unique<WithoutReflection>());
   }
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  // gRPC listens with SO_REUSEPORT by default: a second server on the same
+  // port (a forgotten one, or another started on a port just freed) would
+  // silently take a share of the connections. Without it, that second server
+  // fails to start, loudly.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port == 0) {

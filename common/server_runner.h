@@ -59,6 +59,8 @@ struct ServerOptions {
 };
 
 // Serves `services` until SIGTERM or SIGINT (see BlockTerminationSignals).
+// The port is this server's alone (no SO_REUSEPORT): if another socket
+// listens on it, RunServer fails instead of sharing it.
 // Prints "<name> listening on 0.0.0.0:<port>" to stderr once it serves; tests
 // read the port from that line. On a signal, marks itself NOT_SERVING for
 // health checks, refuses new calls, waits up to the grace period for calls in

@@ -1,5 +1,8 @@
 #include "work_service/work_function.h"
 
+#include <unistd.h>
+
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -13,7 +16,7 @@ namespace {
 
 constexpr absl::string_view kAccepted =
     "expected one of: echo, sleep:DURATION (e.g. sleep:100ms), cpu:N (N a "
-    "whole number of rounds), fail_odd:DURATION";
+    "whole number of rounds), fail_odd:DURATION, block:PATH";
 
 class EchoWork final : public WorkFunction {
  public:
@@ -67,6 +70,30 @@ class FailOddWork final : public WorkFunction {
   const absl::Duration duration_;
 };
 
+class BlockWork final : public WorkFunction {
+ public:
+  explicit BlockWork(std::string path) : path_(std::move(path)) {}
+  absl::StatusOr<uint64_t> Compute(uint64_t key) const override {
+    // A poll, not inotify: the release is a test's signal, and 10 ms of
+    // latency after it costs a test nothing.
+    const absl::Time give_up = absl::Now() + kMaxBlock;
+    while (access(path_.c_str(), F_OK) != 0) {
+      if (absl::Now() > give_up) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("block work: ", path_, " did not appear within ",
+                         absl::FormatDuration(kMaxBlock)));
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return key;
+  }
+  std::string Describe() const override { return absl::StrCat("block:", path_); }
+
+ private:
+  static constexpr absl::Duration kMaxBlock = absl::Seconds(30);
+  const std::string path_;
+};
+
 absl::StatusOr<absl::Duration> ParseNonNegativeDuration(
     absl::string_view spec, absl::string_view text) {
   absl::Duration duration;
@@ -109,6 +136,9 @@ absl::StatusOr<std::unique_ptr<WorkFunction>> MakeWorkFunction(
       if (!duration.ok()) return duration.status();
       if (kind == "sleep") return std::make_unique<SleepWork>(*duration);
       return std::make_unique<FailOddWork>(*duration);
+    }
+    if (kind == "block" && !arg.empty()) {
+      return std::make_unique<BlockWork>(std::string(arg));
     }
     if (kind == "cpu") {
       uint64_t rounds = 0;

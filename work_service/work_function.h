@@ -9,6 +9,11 @@
 //   fail_odd:DURATION
 //                   for tests: sleeps DURATION, then fails with INTERNAL for
 //                   odd keys and returns value = key for even keys.
+//   block:PATH      for tests: waits until the file PATH exists, then
+//                   value = key, so that a test decides when work ends instead
+//                   of guessing how long it takes. After 30 s without PATH it
+//                   fails with DEADLINE_EXCEEDED, so that a test that forgets
+//                   to release it cannot keep the service from exiting.
 //
 // Thread safety: Compute() is const and may run on many threads at once.
 #ifndef PIECES_WORK_SERVICE_WORK_FUNCTION_H_

@@ -1,6 +1,11 @@
 #include "work_service/work_function.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <future>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -135,6 +140,25 @@ TEST(WorkFunctionTest, DescribeRoundTrips) {
   EXPECT_EQ(MustMake("sleep:1000ms")->Describe(), "sleep:1s");
 }
 
+TEST(WorkFunctionTest, BlockWaitsForItsFileThenReturnsTheKey) {
+  const std::string path =
+      ::testing::TempDir() + "/block_" + std::to_string(getpid());
+  std::remove(path.c_str());
+  std::unique_ptr<WorkFunction> work = MustMake("block:" + path);
+  ASSERT_NE(work, nullptr);
+  EXPECT_EQ(work->Describe(), "block:" + path);
+  std::future<absl::StatusOr<uint64_t>> value =
+      std::async(std::launch::async, [&] { return work->Compute(42); });
+  // Blocked while the file is missing (a correct build never gets past it).
+  EXPECT_EQ(value.wait_for(std::chrono::milliseconds(100)),
+            std::future_status::timeout);
+  std::ofstream(path).put('x');
+  absl::StatusOr<uint64_t> result = value.get();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 42u);
+  std::remove(path.c_str());
+}
+
 class BadSpecTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BadSpecTest, IsInvalidArgumentNamingTheSpec) {
@@ -154,7 +178,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "cpu:-5", "cpu:abc", "cpu:1.5", "cpu:0x10",
                       "cpu:18446744073709551616", "echo:1", "echo:", "ECHO",
                       "fail_odd", "fail_odd:", "fail_odd:-1s", "fail_odd:inf",
-                      ":"));
+                      "block", "block:", ":"));
 
 }  // namespace
 }  // namespace pieces
