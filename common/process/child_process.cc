@@ -104,28 +104,56 @@ ChildProcess::ChildProcess(pid_t pid, int output_fd, std::string name,
 }
 
 ChildProcess::~ChildProcess() {
-  bool reaped;
-  {
-    absl::MutexLock lock(&mu_);
-    reaped = reaped_;
-  }
-  if (!reaped) Stop();
+  ChildExit exit;
+  exit.exit_code = Stop();
   reader_.join();
   close(output_fd_);
+  if (options_.on_exit) {
+    {
+      absl::MutexLock lock(&mu_);
+      exit.expected = killed_by_owner_ || exit_seen_by_owner_;
+    }
+    options_.on_exit(*this, exit);
+  }
 }
 
-void ChildProcess::Stop() {
+absl::StatusOr<int> ChildProcess::Stop() {
+  absl::MutexLock lock(&mu_);
+  if (reaped_) return exit_code_;
   if (options_.stop_timeout > absl::ZeroDuration()) {
     kill(pid_, SIGTERM);
-    const absl::Time deadline = absl::Now() + options_.stop_timeout;
-    while (absl::Now() <= deadline) {
-      // Nonzero: reaped now, or not ours to wait for.
-      if (waitpid(pid_, nullptr, WNOHANG) != 0) return;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
+    absl::StatusOr<int> exit_code = Reap(options_.stop_timeout);
+    if (exit_code.ok()) return exit_code;
   }
   kill(pid_, SIGKILL);
-  waitpid(pid_, nullptr, 0);
+  absl::StatusOr<int> killed = Reap(absl::InfiniteDuration());
+  if (options_.stop_timeout > absl::ZeroDuration()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(name_, " did not exit within ",
+                     absl::FormatDuration(options_.stop_timeout),
+                     " of SIGTERM; killed it"));
+  }
+  return killed;
+}
+
+absl::StatusOr<int> ChildProcess::Reap(absl::Duration timeout) {
+  if (reaped_) return exit_code_;
+  // The program's exit closes its end of the output pipe (children of the
+  // services do not exist), which is the signal this waits for.
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!output_closed_) {
+    if (output_changed_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  if (!output_closed_) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        name_, " still runs after ", absl::FormatDuration(timeout)));
+  }
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  reaped_ = true;
+  exit_code_ =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_code_;
 }
 
 void ChildProcess::ReadOutput() {
@@ -185,27 +213,18 @@ absl::StatusOr<int> ChildProcess::AwaitPort(absl::Duration timeout) {
   return port;
 }
 
-void ChildProcess::Signal(int signal) { kill(pid_, signal); }
+void ChildProcess::Signal(int signal) {
+  absl::MutexLock lock(&mu_);
+  if (reaped_) return;  // The pid may be another program's by now.
+  if (signal == SIGKILL) killed_by_owner_ = true;
+  kill(pid_, signal);
+}
 
 absl::StatusOr<int> ChildProcess::AwaitExit(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  if (reaped_) return exit_code_;
-  // The program's exit closes its end of the output pipe (children of the
-  // services do not exist), which is the signal this waits for.
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!output_closed_) {
-    if (output_changed_.WaitWithDeadline(&mu_, deadline)) break;
-  }
-  if (!output_closed_) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        name_, " still runs after ", absl::FormatDuration(timeout)));
-  }
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  reaped_ = true;
-  exit_code_ =
-      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return exit_code_;
+  absl::StatusOr<int> exit_code = Reap(timeout);
+  if (exit_code.ok()) exit_seen_by_owner_ = true;
+  return exit_code;
 }
 
 std::string ChildProcess::output() const {

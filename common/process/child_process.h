@@ -6,7 +6,9 @@
 // this process's stderr with a "[name pid] " prefix when asked. When the
 // ChildProcess goes, it stops the program if it still runs: at once with
 // SIGKILL, or first with SIGTERM and SIGKILL only after a time (see
-// ChildProcessOptions), so that nothing is left behind.
+// ChildProcessOptions), so that nothing is left behind, and then tells
+// on_exit how the program ended (tests fail on a crash or a sanitizer
+// report there).
 //
 //   ChildProcessOptions options;
 //   options.mirror_output = true;
@@ -29,6 +31,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -42,6 +45,18 @@
 
 namespace pieces {
 
+class ChildProcess;
+
+// How a program ended, for ChildProcessOptions::on_exit.
+struct ChildExit {
+  // Its exit code, or 128 + the signal that killed it; DEADLINE_EXCEEDED if
+  // it did not exit within stop_timeout of SIGTERM and had to be killed.
+  absl::StatusOr<int> exit_code;
+  // Whether its owner saw this coming: it sent SIGKILL, or AwaitExit
+  // returned the exit code to it (and the owner checked it there).
+  bool expected = false;
+};
+
 struct ChildProcessOptions {
   // Mirror each line the program prints to this process's stderr, prefixed
   // with "[name pid] ", so that interleaved output stays legible.
@@ -53,6 +68,10 @@ struct ChildProcessOptions {
   // SIGTERM, then SIGKILL if it still runs after this long. Zero: SIGKILL at
   // once.
   absl::Duration stop_timeout = absl::ZeroDuration();
+  // Called by the destructor once the program has ended (stopped by the
+  // destructor or not), with how it ended; output() is complete by then.
+  // Tests use it to fail on a service that crashed, leaked or raced.
+  std::function<void(const ChildProcess&, const ChildExit&)> on_exit;
 };
 
 class ChildProcess {
@@ -80,7 +99,7 @@ class ChildProcess {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sends `signal` to the program.
-  void Signal(int signal);
+  void Signal(int signal) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Waits for the program to exit; returns its exit code, or 128 + the
   // signal that killed it. DEADLINE_EXCEEDED if it still runs at `timeout`.
@@ -110,8 +129,12 @@ class ChildProcess {
   ChildProcess(pid_t pid, int output_fd, std::string name,
                const ChildProcessOptions& options);
   void ReadOutput() ABSL_LOCKS_EXCLUDED(mu_);
-  // Ends the program that has not been reaped yet, and reaps it.
-  void Stop();
+  // Waits up to `timeout` for the program to exit, and reaps it.
+  absl::StatusOr<int> Reap(absl::Duration timeout)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the program if it has not been reaped yet (see stop_timeout) and
+  // reaps it; returns how it ended.
+  absl::StatusOr<int> Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const pid_t pid_;
@@ -126,6 +149,9 @@ class ChildProcess {
   bool output_closed_ ABSL_GUARDED_BY(mu_) = false;
   bool reaped_ ABSL_GUARDED_BY(mu_) = false;
   int exit_code_ ABSL_GUARDED_BY(mu_) = -1;
+  // The owner sent SIGKILL; AwaitExit gave it the exit code.
+  bool killed_by_owner_ ABSL_GUARDED_BY(mu_) = false;
+  bool exit_seen_by_owner_ ABSL_GUARDED_BY(mu_) = false;
 
   std::thread reader_;
 };

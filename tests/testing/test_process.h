@@ -2,9 +2,16 @@
 // free ports, and other programs (such as openssl), with ChildProcess
 // (common/process/child_process.h).
 //
-// A test's programs mirror their output to the test's stderr with a prefix,
-// and are killed (SIGKILL) when their ChildProcess goes, so a failed test
-// leaves nothing behind.
+// A test's programs mirror their output to the test's stderr with a prefix.
+// When its ChildProcess goes, a program that still runs gets SIGTERM (the
+// services drain and exit 0) and, after 60 s, SIGKILL. Then the test that
+// started it fails if the program
+//   - printed a sanitizer report (ASan, LSan at exit, UBSan, TSan), or
+//   - ended other than with exit code 0, unless the test sent it SIGKILL or
+//     read its exit code with AwaitExit (and so checked it itself), or
+//   - had to be killed because it did not exit within 60 s of SIGTERM.
+// So a leak, a race or a crash in a service fails the test that started it,
+// also when it shows after the test's last call.
 //
 // Thread safety: the functions may be called from any thread.
 #ifndef PIECES_TESTS_TESTING_TEST_PROCESS_H_
@@ -22,6 +29,11 @@ namespace pieces::testing {
 // Starts `path` with `args` (not counting argv[0]) the way tests do.
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartTestProcess(
     const std::string& path, const std::vector<std::string>& args);
+
+// Starts the service at `path` the way tests do (see above), with `flags`
+// plus --port=0 unless `flags` sets a port, and waits until it listens.
+absl::StatusOr<ServiceProcess> StartTestService(const std::string& path,
+                                                std::vector<std::string> flags);
 
 // Starts work_service (main_service) with `flags` plus --port=0 unless
 // `flags` sets a port, and waits until it listens.
