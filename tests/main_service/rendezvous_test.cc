@@ -26,7 +26,8 @@ TEST(RendezvousTest, NameHashIsStableAcrossRuns) {
   EXPECT_EQ(ReplicaNameHash("10.0.0.2:50052"), 0x33fedd788c72b933ULL);
   EXPECT_EQ(ReplicaNameHash("10.0.0.3:50052"), 0x83d7fcedfa6022c0ULL);
   EXPECT_EQ(ReplicaNameHash("10.0.0.4:50052"), 0x34f9e165ad11ce6fULL);
-  EXPECT_NE(ReplicaNameHash("10.0.0.2:50052"), ReplicaNameHash("10.0.0.2:50053"));
+  EXPECT_NE(ReplicaNameHash("10.0.0.2:50052"),
+            ReplicaNameHash("10.0.0.2:50053"));
 }
 
 TEST(RendezvousTest, WeightsAndOwnersAreFixed) {
