@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
+#include "tests/testing/gate.h"
 #include "tests/testing/main_client.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
@@ -25,6 +26,7 @@ namespace {
 
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::CallRun;
+using ::pieces::testing::Gate;
 using ::pieces::testing::NewMainStub;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::RunRequestOf;
@@ -172,24 +174,44 @@ TEST(MainServiceTest, UnreachableWorkServiceIsUnavailableThenRecovers) {
 }
 
 TEST(MainServiceTest, DeadlineIsHonouredAndPropagated) {
-  Pair pair = StartPair({"--work=sleep:3s", "--threads=2"});
+  // One pool thread and units that run until the gate opens: the first unit
+  // holds the thread and the other two wait behind it, so the work session
+  // cannot end by itself while the gate is closed (a unit gives up after
+  // 30 s). Only main, cancelling it when the caller's deadline passes, ends
+  // it.
+  Pair pair;
+  Gate gate;
+  pair = StartPair({gate.WorkFlag(), "--threads=1"});
   v1::RunReply reply;
-  const absl::Time start = absl::Now();
-  // Long enough for both connections to be made under a sanitizer, which the
-  // work session needs to start; far shorter than the work.
+  // Long enough for both connections to be made under a sanitizer with a
+  // neighbour, which the work session needs to start.
   grpc::Status status =
-      CallRun(*pair.stub, RunRequestOf({1, 2}), &reply, absl::Seconds(1));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
-  // The work session ended with it, long before its work could finish.
+      CallRun(*pair.stub, RunRequestOf({1, 2, 3}), &reply, absl::Seconds(3));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << status.error_message();
+
+  // At work_service the session is gone while its first unit still runs.
   auto work = NewWorkStub(pair.work.address);
-  absl::StatusOr<v1::Stats> stats = AwaitStats(
+  absl::StatusOr<v1::Stats> ended = AwaitStats(
       *work,
       [](const v1::Stats& s) {
         return s.sessions_total() == 1 && s.sessions_active() == 0;
       },
-      absl::Seconds(2));
-  EXPECT_TRUE(stats.ok()) << stats.status();
+      absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->work_received(), 3u);
+  EXPECT_EQ(ended->computed() + ended->failed() + ended->cancelled(), 0u)
+      << "a unit ended before the gate opened";
+
+  // Once the first unit is let go, the two behind it are never run.
+  gate.Open();
+  absl::StatusOr<v1::Stats> after = AwaitStats(
+      *work,
+      [](const v1::Stats& s) { return s.computed() + s.cancelled() == 3; },
+      absl::Seconds(20));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->computed(), 1u);
+  EXPECT_EQ(after->cancelled(), 2u);
 }
 
 TEST(MainServiceTest, ClientCancellationReachesTheWorkSession) {
@@ -212,15 +234,47 @@ TEST(MainServiceTest, ClientCancellationReachesTheWorkSession) {
 }
 
 TEST(MainServiceTest, SigtermLetsRunsInProgressFinishThenExitsZero) {
-  Pair pair = StartPair({"--work=sleep:1s", "--threads=2"}, {"--grace_period=20s"});
+  Pair pair;
+  Gate gate;
+  pair = StartPair({gate.WorkFlag(), "--threads=2"}, {"--grace_period=60s"});
   v1::RunReply reply;
   grpc::Status status;
-  std::thread caller([&] { status = CallRun(*pair.stub, RunRequestOf({4, 5}), &reply); });
+  std::thread caller([&] {
+    status =
+        CallRun(*pair.stub, RunRequestOf({4, 5}), &reply, absl::Seconds(60));
+  });
   auto work = NewWorkStub(pair.work.address);
   ASSERT_TRUE(AwaitStats(*work, [](const v1::Stats& s) {
                 return s.work_received() == 2;
               }).ok());
   pair.main.process->Signal(SIGTERM);
+  ASSERT_TRUE(pair.main.process->AwaitOutput("got SIGTERM", absl::Seconds(20)));
+
+  // The Run is still in progress (its units wait for the gate), and a new
+  // call is refused. main stops taking calls right after that line; until it
+  // does, a Run without keys is answered INVALID_ARGUMENT without reaching
+  // work_service. Each try has a connection of its own: a call on a
+  // connection made before the shutdown can race gRPC's GOAWAY and be
+  // cancelled (CANCELLED) instead.
+  grpc::Status refused;
+  for (const absl::Time end = absl::Now() + absl::Seconds(20);;) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto probe = v1::MainService::NewStub(grpc::CreateCustomChannel(
+        pair.main.address, grpc::InsecureChannelCredentials(), args));
+    v1::RunReply ignored;
+    refused = CallRun(*probe, v1::RunRequest(), &ignored, absl::Seconds(10));
+    if ((refused.error_code() != grpc::StatusCode::INVALID_ARGUMENT &&
+         refused.error_code() != grpc::StatusCode::CANCELLED) ||
+        absl::Now() > end) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << refused.error_message();
+
+  gate.Open();
   caller.join();
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(reply.results_size(), 2);

@@ -20,11 +20,28 @@ const std::vector<std::string> kThree = {"10.0.0.2:50052", "10.0.0.3:50052",
                                          "10.0.0.4:50052"};
 
 TEST(RendezvousTest, NameHashIsStableAcrossRuns) {
-  // Fixed values: every main_service, in any process or version, must route
-  // a key to the same replica.
-  EXPECT_EQ(ReplicaNameHash("10.0.0.2:50052"), ReplicaNameHash("10.0.0.2:50052"));
-  EXPECT_NE(ReplicaNameHash("10.0.0.2:50052"), ReplicaNameHash("10.0.0.2:50053"));
-  EXPECT_NE(ReplicaNameHash("10.0.0.2:50052"), ReplicaNameHash("10.0.0.3:50052"));
+  // Fixed values, computed once (FNV-1a, then the splitmix64 finalizer):
+  // every main_service, in any process or version, must route a key to the
+  // same replica, so these may never change.
+  EXPECT_EQ(ReplicaNameHash("10.0.0.2:50052"), 0x33fedd788c72b933ULL);
+  EXPECT_EQ(ReplicaNameHash("10.0.0.3:50052"), 0x83d7fcedfa6022c0ULL);
+  EXPECT_EQ(ReplicaNameHash("10.0.0.4:50052"), 0x34f9e165ad11ce6fULL);
+  EXPECT_NE(ReplicaNameHash("10.0.0.2:50052"),
+            ReplicaNameHash("10.0.0.2:50053"));
+}
+
+TEST(RendezvousTest, WeightsAndOwnersAreFixed) {
+  const std::vector<uint64_t> hashes = Hashes(kThree);
+  EXPECT_EQ(RendezvousWeight(0, hashes[0]), 0x6b9478f33592e4c2ULL);
+  EXPECT_EQ(RendezvousWeight(1, hashes[1]), 0xcf9d7d5df1dbf305ULL);
+  EXPECT_EQ(RendezvousWeight(42, hashes[2]), 0x38c20b5f72b3b0bfULL);
+  EXPECT_EQ(RendezvousWeight(UINT64_MAX, hashes[1]), 0xc90a5459471670dcULL);
+  // The owners of keys 0 to 19 among kThree.
+  const std::vector<size_t> owners = {0, 1, 2, 0, 1, 0, 0, 1, 1, 1,
+                                      0, 1, 1, 0, 1, 2, 2, 2, 1, 1};
+  for (uint64_t key = 0; key < owners.size(); ++key) {
+    EXPECT_EQ(RendezvousOwner(key, hashes), owners[key]) << "key " << key;
+  }
 }
 
 TEST(RendezvousTest, OwnerHasTheHighestWeight) {

@@ -119,8 +119,9 @@ TEST(ScaleOutTest, EachKeyIsComputedOnceAcrossThreeReplicasAndKeysSpreadEvenly) 
     // Each replica computed exactly the keys it holds: no key was computed
     // on two replicas.
     EXPECT_EQ(replica.stats().computed(), replica.stats().cache_entries());
+    // Each replica holds within 10% of the mean.
     EXPECT_LE(replica.stats().cache_entries(), mean * 1.10);
-    EXPECT_GT(replica.stats().cache_entries(), 0u);
+    EXPECT_GE(replica.stats().cache_entries(), mean * 0.90);
     computed += replica.stats().computed();
   }
   EXPECT_EQ(computed, stats.total().computed());
@@ -194,12 +195,14 @@ TEST(ScaleOutTest, AReplicaKilledInTheMiddleOfARunLosesNoResult) {
   // victim had answered before it died (those went to the caller already).
   EXPECT_EQ(stats.total().computed(), stats.total().cache_entries());
   EXPECT_LE(stats.total().cache_entries(), 6000 - before->computed());
+  // The victim is still listed, with why it did not answer.
   const std::string victim_name = "127.0.0.1:" + std::to_string(victim.port);
-  for (const v1::ReplicaStats& replica : stats.replicas()) {
-    if (replica.address() != victim_name) continue;
-    EXPECT_TRUE(replica.has_error());
-    EXPECT_EQ(replica.error().code(), grpc::StatusCode::UNAVAILABLE);
-  }
+  auto listed = std::find_if(
+      stats.replicas().begin(), stats.replicas().end(),
+      [&](const v1::ReplicaStats& r) { return r.address() == victim_name; });
+  ASSERT_NE(listed, stats.replicas().end()) << victim_name << " not listed";
+  EXPECT_TRUE(listed->has_error());
+  EXPECT_EQ(listed->error().code(), grpc::StatusCode::UNAVAILABLE);
 
   // The same keys again: answered by the two left.
   v1::RunReply again;

@@ -1,5 +1,7 @@
 #include "main_service/work_replicas.h"
 
+#include <signal.h>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -161,8 +163,14 @@ TEST(WorkReplicasTest, AReplicaReportedUnavailableIsDownUntilItAnswersAgain) {
   // "localhost" is one replica (its IPv4 address), not one per family.
   EXPECT_THAT(Names(*(*replicas)->View()), ElementsAre(name));
 
+  // Frozen, it cannot answer a check: the report alone decides.
+  work.process->Signal(SIGSTOP);
   (*replicas)->ReportUnavailable(name);
-  // The service is in fact up: the background check reaches it and routes
+  EXPECT_TRUE((*replicas)->View()->down[0]);
+  (*replicas)->Refresh();  // A check that gets no answer.
+  EXPECT_TRUE((*replicas)->View()->down[0]);
+  work.process->Signal(SIGCONT);
+  // The service is up again: the background check reaches it and routes
   // to it again. Nothing signals that, so watch the view.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while ((*replicas)->View()->down[0] && absl::Now() < deadline) {

@@ -1,13 +1,17 @@
 #include "common/process/child_process.h"
 
 #include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -83,8 +87,12 @@ TEST(ChildProcessTest, ASignalledProgramExitsWith128PlusTheSignal) {
 }
 
 TEST(ChildProcessTest, ReadsMemoryAndCpuUse) {
-  std::unique_ptr<ChildProcess> process =
-      StartShell("echo ready; exec sleep 30", ChildProcessOptions());
+  // The shell burns CPU (about 0.1 s), then waits for a child that sleeps,
+  // which takes it off the CPU at least once, then stays until killed.
+  std::unique_ptr<ChildProcess> process = StartShell(
+      "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; sleep 0.1; "
+      "echo ready; exec sleep 30",
+      ChildProcessOptions());
   ASSERT_NE(process, nullptr);
   ASSERT_TRUE(process->AwaitOutput("ready", kTimeout));
   absl::StatusOr<int64_t> rss = process->ResidentBytes();
@@ -92,16 +100,26 @@ TEST(ChildProcessTest, ReadsMemoryAndCpuUse) {
   EXPECT_GT(*rss, 0);
   absl::StatusOr<ChildProcess::Usage> usage = process->ReadUsage();
   ASSERT_TRUE(usage.ok()) << usage.status();
-  EXPECT_GE(usage->cpu, absl::ZeroDuration());
+  EXPECT_GT(usage->cpu, absl::ZeroDuration());
+  EXPECT_GT(usage->context_switches, 0u);
 }
 
 // With a stop timeout, the destructor asks with SIGTERM first: a program
 // that exits on it is not killed, one that ignores it is, after the timeout.
 TEST(ChildProcessTest, StopsWithSigtermThenSigkillAfterTheTimeout) {
+  // The program that obeys leaves a file behind when it gets SIGTERM.
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string obeyed =
+      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/pieces-obeyed-", getpid());
+  std::remove(obeyed.c_str());
+  ChildProcessOptions patient;
+  patient.stop_timeout = absl::Seconds(60);
   ChildProcessOptions options;
   options.stop_timeout = absl::Seconds(1);
   std::unique_ptr<ChildProcess> obeys = StartShell(
-      "trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done", options);
+      absl::StrCat("trap 'touch ", obeyed,
+                   "; exit 0' TERM; echo ready; while :; do sleep 0.05; done"),
+      patient);
   std::unique_ptr<ChildProcess> ignores = StartShell(
       "trap '' TERM; echo ready; while :; do sleep 0.05; done", options);
   ASSERT_NE(obeys, nullptr);
@@ -109,9 +127,13 @@ TEST(ChildProcessTest, StopsWithSigtermThenSigkillAfterTheTimeout) {
   ASSERT_TRUE(obeys->AwaitOutput("ready", kTimeout));
   ASSERT_TRUE(ignores->AwaitOutput("ready", kTimeout));
 
+  // Reaped as soon as it exits: long before its stop timeout, which would
+  // end in SIGKILL.
   absl::Time start = absl::Now();
   obeys.reset();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  EXPECT_EQ(access(obeyed.c_str(), F_OK), 0) << "it never got SIGTERM";
+  std::remove(obeyed.c_str());
   start = absl::Now();
   ignores.reset();
   EXPECT_GE(absl::Now() - start, absl::Seconds(1));
