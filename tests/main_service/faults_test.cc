@@ -15,6 +15,7 @@
 #include "pieces/v1/main_service.grpc.pb.h"
 #include "tests/testing/gate.h"
 #include "tests/testing/main_client.h"
+#include "tests/testing/joining_thread.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 
@@ -25,6 +26,7 @@ using ::pieces::testing::AwaitStats;
 using ::pieces::testing::CallRun;
 using ::pieces::testing::ExitMessage;
 using ::pieces::testing::Gate;
+using ::pieces::testing::JoiningThread;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::StartMainServiceOrFail;
 using ::pieces::testing::StartWorkServiceOrFail;
@@ -45,7 +47,7 @@ TEST(FaultsTest, WorkServiceKilledDuringRunIsUnavailableQuicklyThenRecovers) {
 
   grpc::Status status;
   absl::Time answered;
-  std::thread caller([&] {
+  JoiningThread caller([&] {
     v1::RunReply reply;
     status = CallRun(*stub, {1, 2, 3}, &reply, absl::Seconds(120));
     answered = absl::Now();
@@ -56,7 +58,7 @@ TEST(FaultsTest, WorkServiceKilledDuringRunIsUnavailableQuicklyThenRecovers) {
               }).ok());
   const absl::Time killed = absl::Now();
   work.process->Signal(SIGKILL);
-  caller.join();
+  caller.Join();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << status.error_message();
   EXPECT_THAT(status.error_message(), HasSubstr(work.address));

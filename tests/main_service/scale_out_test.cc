@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
 #include "tests/testing/main_client.h"
+#include "tests/testing/joining_thread.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 
@@ -29,6 +30,7 @@ namespace {
 
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::CallRun;
+using ::pieces::testing::JoiningThread;
 using ::pieces::testing::NewMainStub;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::StartMainServiceOrFail;
@@ -44,17 +46,22 @@ struct Cluster {
   std::string work_address;
 };
 
-Cluster StartCluster(int replicas, const std::vector<std::string>& work_flags) {
+// One replica per entry of `flags`, each started with its flags.
+Cluster StartCluster(const std::vector<std::vector<std::string>>& flags) {
   Cluster cluster;
   std::vector<std::string> addresses;
-  for (int i = 0; i < replicas; ++i) {
-    cluster.works.push_back(StartWorkServiceOrFail(work_flags));
+  for (const std::vector<std::string>& replica_flags : flags) {
+    cluster.works.push_back(StartWorkServiceOrFail(replica_flags));
     addresses.push_back(cluster.works.back().address);
   }
   cluster.work_address = absl::StrJoin(addresses, ",");
   cluster.main = StartMainServiceOrFail({"--work_address=" + cluster.work_address});
   cluster.stub = NewMainStub(cluster.main.address);
   return cluster;
+}
+
+Cluster StartCluster(int replicas, const std::vector<std::string>& work_flags) {
+  return StartCluster(std::vector<std::vector<std::string>>(replicas, work_flags));
 }
 
 v1::ClusterStats ClusterStats(v1::MainService::Stub& stub) {
@@ -171,20 +178,25 @@ TEST(ScaleOutTest, RunStreamAcrossReplicasAnswersEveryUnitOnceThenExited) {
 }
 
 TEST(ScaleOutTest, AReplicaKilledInTheMiddleOfARunLosesNoResult) {
-  Cluster cluster = StartCluster(3, {"--work=sleep:2ms", "--threads=2"});
-  const std::vector<uint64_t> keys = Range(100000, 6000);  // About 2 s of work.
+  // The victim's share (about 2,000 keys) takes 20 s, so that it is killed
+  // with most of it still to do however slowly this test runs; the others'
+  // work is quick, so that re-sending its share costs the test little.
+  const std::vector<std::string> quick = {"--work=sleep:2ms", "--threads=2"};
+  Cluster cluster =
+      StartCluster({quick, {"--work=sleep:20ms", "--threads=2"}, quick});
+  const std::vector<uint64_t> keys = Range(100000, 6000);
   ServiceProcess& victim = cluster.works[1];
   auto victim_stub = NewWorkStub(victim.address);
 
   grpc::Status status;
   v1::RunReply reply;
-  std::thread caller([&] { status = CallRun(*cluster.stub, keys, &reply, absl::Seconds(60)); });
+  JoiningThread caller([&] { status = CallRun(*cluster.stub, keys, &reply, absl::Seconds(60)); });
   // Kill it once it has done some of its share, with most still to do.
   absl::StatusOr<v1::Stats> before = AwaitStats(
       *victim_stub, [](const v1::Stats& s) { return s.computed() >= 50; });
   ASSERT_TRUE(before.ok()) << before.status();
   victim.process->Signal(SIGKILL);
-  caller.join();
+  caller.Join();
 
   ASSERT_TRUE(status.ok()) << status.error_message();
   ExpectAnswersInOrder(keys, reply);

@@ -182,7 +182,7 @@ TEST(WorkReplicasTest, AReplicaReportedUnavailableIsDownUntilItAnswersAgain) {
 TEST(WorkReplicasTest, AReplicaThatStaysAwayStaysDown) {
   // A port nothing listens on: take a free one from a service, then stop it.
   ServiceProcess work = testing::StartWorkServiceOrFail({});
-  work.process.reset();  // SIGKILL.
+  work.process.reset();  // Stopped (and checked) by the harness.
   const std::string name = "127.0.0.1:" + std::to_string(work.port);
   WorkReplicas::Options options;
   options.targets = name;
