@@ -1,12 +1,15 @@
 // Bounded resources of work_service, shown against the real binary: the
 // session limit, the message size limit, the bounded cache, and backpressure
 // on a client that floods a session without reading its results.
+#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -30,25 +33,41 @@ using ::pieces::testing::StartWorkServiceOrFail;
 using ::pieces::testing::WorkMessage;
 using ::testing::HasSubstr;
 
-// A field of /proc/PID/status in kB, e.g. "VmRSS" or "VmHWM"; -1 if absent.
-int64_t ProcStatusKb(pid_t pid, const std::string& field) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+// A deadline for calls that take well under a second when all is well.
+std::chrono::system_clock::time_point BoundFromNow() {
+  return std::chrono::system_clock::now() + std::chrono::seconds(30);
+}
+
+// A field of /proc/PID/status in kB, e.g. "VmRSS" or "VmHWM"; an error if the
+// file cannot be read or has no such field, so that a bound on it cannot pass
+// for want of a number.
+absl::StatusOr<int64_t> ProcStatusKb(pid_t pid, const std::string& field) {
+  const std::string path = absl::StrCat("/proc/", pid, "/status");
+  std::ifstream status(path);
+  if (!status) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::string line;
   while (std::getline(status, line)) {
     if (line.rfind(field + ":", 0) != 0) continue;
     std::vector<std::string> parts =
         absl::StrSplit(line, ' ', absl::SkipWhitespace());
     int64_t kb = -1;
-    if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kb)) return kb;
+    if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kb) && kb >= 0) {
+      return kb;
+    }
+    return absl::InternalError(
+        absl::StrCat(path, ": unreadable line '", line, "'"));
   }
-  return -1;
+  return absl::NotFoundError(absl::StrCat(path, " has no ", field));
 }
 
 TEST(LimitsTest, SessionsOverTheLimitAreRefusedClearly) {
   ServiceProcess service = StartWorkServiceOrFail({"--max_sessions=2"});
   auto stub = NewWorkStub(service.address);
-  // Two sessions held open.
+  // Two sessions held open. The calls are bounded, so that a session the
+  // service never ends fails the test instead of hanging it.
   grpc::ClientContext first_context, second_context;
+  first_context.set_deadline(BoundFromNow());
+  second_context.set_deadline(BoundFromNow());
   auto first = stub->Process(&first_context);
   auto second = stub->Process(&second_context);
   ASSERT_TRUE(first->Write(WorkMessage(1, 1)));
@@ -88,13 +107,17 @@ TEST(LimitsTest, MessagesOverTheSizeLimitAreRefusedClearly) {
   SessionOutcome outcome = RunSession(*stub, {huge, ExitMessage()});
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << outcome.status.error_message();
+  // The server's words: a client over its own limit would say "Sent ...".
+  EXPECT_THAT(outcome.status.error_message(),
+              HasSubstr("Received message larger than max (4"));
   // The service goes on.
   EXPECT_TRUE(RunKeys(*stub, {1}).status.ok());
 }
 
 TEST(LimitsTest, CacheKeepsAtMostItsCapacity) {
   // One thread: keys are published in request order, so recency is known.
-  ServiceProcess service = StartWorkServiceOrFail({"--cache_capacity=10", "--threads=1"});
+  ServiceProcess service =
+      StartWorkServiceOrFail({"--cache_capacity=10", "--threads=1"});
   auto stub = NewWorkStub(service.address);
   std::vector<uint64_t> keys;
   for (uint64_t key = 0; key < 25; ++key) keys.push_back(key);
@@ -119,15 +142,19 @@ constexpr int64_t kGrowthBoundKb = 256 * 1024;
 constexpr uint64_t kFloodUnits = 1000000;
 constexpr int64_t kGrowthBoundKb = 32 * 1024;
 #endif
+// The whole flood may take this long before the test calls it a hang.
+constexpr std::chrono::minutes kFloodBound(10);
 
 TEST(LimitsTest, FloodWithoutReadingStaysBoundedAndLosesNothing) {
   ServiceProcess service =
       StartWorkServiceOrFail({"--threads=2", "--max_in_flight=1024"});
   const pid_t pid = service.process->pid();
-  const int64_t idle_rss_kb = ProcStatusKb(pid, "VmRSS");
+  const absl::StatusOr<int64_t> idle_rss_kb = ProcStatusKb(pid, "VmRSS");
+  ASSERT_TRUE(idle_rss_kb.ok()) << idle_rss_kb.status();
   auto stub = NewWorkStub(service.address);
 
   grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + kFloodBound);
   auto session = stub->Process(&context);
   std::thread writer([&] {
     for (uint64_t i = 0; i < kFloodUnits; ++i) {
@@ -138,13 +165,21 @@ TEST(LimitsTest, FloodWithoutReadingStaysBoundedAndLosesNothing) {
   });
 
   // Nothing is read yet. The service fills its per-session cap, stops
-  // reading, and HTTP/2 flow control stalls the writer.
+  // reading, and HTTP/2 flow control stalls the writer. The cap is exact:
+  // never a unit more in flight, however fast the client writes.
   absl::StatusOr<v1::Stats> stalled = AwaitStats(
       *stub, [](const v1::Stats& s) { return s.in_flight() >= 1024; },
       absl::Seconds(60));
   ASSERT_TRUE(stalled.ok()) << stalled.status();
+  EXPECT_EQ(stalled->in_flight(), 1024u);
   EXPECT_LT(stalled->work_received(), kFloodUnits);
-  const int64_t stalled_rss_kb = ProcStatusKb(pid, "VmRSS");
+  const absl::StatusOr<int64_t> stalled_rss_kb = ProcStatusKb(pid, "VmRSS");
+  ASSERT_TRUE(stalled_rss_kb.ok()) << stalled_rss_kb.status();
+  // Still within the cap a moment later (results the client's window still
+  // took may have let it dip below).
+  absl::StatusOr<v1::Stats> later = GetStats(*stub);
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_LE(later->in_flight(), 1024u);
 
   // Now read: every result arrives, once, then Exited.
   std::vector<bool> seen(kFloodUnits, false);
@@ -169,18 +204,20 @@ TEST(LimitsTest, FloodWithoutReadingStaysBoundedAndLosesNothing) {
   EXPECT_EQ(results, kFloodUnits);
   EXPECT_TRUE(exited_last);
 
-  const int64_t peak_rss_kb = ProcStatusKb(pid, "VmHWM");
+  const absl::StatusOr<int64_t> peak_rss_kb = ProcStatusKb(pid, "VmHWM");
+  ASSERT_TRUE(peak_rss_kb.ok()) << peak_rss_kb.status();
   // Printed for the record. Without backpressure a million queued units
   // would take hundreds of MB; measured here: about 8 MB of growth.
-  fprintf(stderr,
-          "flood of %llu units: RSS idle %lld kB, stalled %lld kB, peak %lld kB "
-          "(%llu received when the writer stalled)\n",
-          static_cast<unsigned long long>(kFloodUnits),
-          static_cast<long long>(idle_rss_kb),
-          static_cast<long long>(stalled_rss_kb),
-          static_cast<long long>(peak_rss_kb),
-          static_cast<unsigned long long>(stalled->work_received()));
-  EXPECT_LT(peak_rss_kb - idle_rss_kb, kGrowthBoundKb);
+  fprintf(
+      stderr,
+      "flood of %llu units: RSS idle %lld kB, stalled %lld kB, peak %lld kB "
+      "(%llu received when the writer stalled)\n",
+      static_cast<unsigned long long>(kFloodUnits),
+      static_cast<long long>(*idle_rss_kb),
+      static_cast<long long>(*stalled_rss_kb),
+      static_cast<long long>(*peak_rss_kb),
+      static_cast<unsigned long long>(stalled->work_received()));
+  EXPECT_LT(*peak_rss_kb - *idle_rss_kb, kGrowthBoundKb);
 }
 
 }  // namespace
