@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/gate.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 
@@ -22,6 +23,7 @@ namespace {
 
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::ExitMessage;
+using ::pieces::testing::Gate;
 using ::pieces::testing::GetStats;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::RunKeys;
@@ -174,8 +176,11 @@ TEST(WorkServiceTest, ConcurrentSessionsComputeEachKeyOnce) {
 }
 
 TEST(WorkServiceTest, FailureReachesWaitersAndIsNotCached) {
-  // Odd keys fail after 300 ms; the three units for key 1 run at once.
-  ServiceProcess service = StartWorkServiceOrFail({"--work=fail_odd:300ms", "--threads=4"});
+  // Odd keys fail after 3 s; the three units for key 1 run at once. The two
+  // that wait must arrive while the first runs: 3 s is ten times what an
+  // unloaded build needs (the work has no gate, as it must fail).
+  ServiceProcess service =
+      StartWorkServiceOrFail({"--work=fail_odd:3s", "--threads=4"});
   ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   SessionOutcome outcome = RunKeys(*stub, {1, 1, 1, 2});
@@ -253,9 +258,12 @@ struct BadSession {
 };
 
 TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
-  // Each case uses fresh keys whose work is still running when the bad
-  // message arrives: a session is open (and so reading) until its Exited.
-  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:300ms", "--threads=2"});
+  // Each case's work blocks until the gate opens, after every case: a
+  // session is open (and so reading) until its Exited, so the bad message
+  // arrives while the session is open, whatever the timing.
+  ServiceProcess service;
+  Gate gate;  // After the service: opened before the service is stopped.
+  service = StartWorkServiceOrFail({gate.WorkFlag(), "--threads=2"});
   ASSERT_NE(service.process, nullptr);
   const std::vector<BadSession> cases = {
       {"duplicate id",
@@ -302,10 +310,12 @@ TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
     EXPECT_EQ(outcome.status.error_code(), bad.code)
         << outcome.status.error_message();
     EXPECT_THAT(outcome.status.error_message(), HasSubstr(bad.message_part));
-    // The service still answers a normal session.
-    ASSERT_TRUE(IsCompleteSession(RunKeys(*stub, {5, 6}), Iota(2)));
   }
+  // The ended sessions' work finishes, and the service still answers a
+  // normal session.
+  gate.Open();
   auto stub = NewWorkStub(service.address);
+  ASSERT_TRUE(IsCompleteSession(RunKeys(*stub, {5, 6}), Iota(2)));
   absl::StatusOr<v1::Stats> stats = AwaitStats(*stub, [](const v1::Stats& s) {
     return s.in_flight() == 0 && s.sessions_active() == 0;
   });
@@ -313,7 +323,11 @@ TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
 }
 
 TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache) {
-  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:1s", "--threads=2"});
+  // Units block until the gate opens: A's cancel lands while its first two
+  // units run, however slow the machine.
+  ServiceProcess service;
+  Gate gate;  // After the service: opened before the service is stopped.
+  service = StartWorkServiceOrFail({gate.WorkFlag(), "--threads=2"});
   ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
 
@@ -334,7 +348,8 @@ TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache)
     auto other_stub = NewWorkStub(service.address);
     other = RunKeys(*other_stub, {200});
   });
-  ASSERT_TRUE(AwaitStats(*stub, [](const v1::Stats& s) {
+  // EXPECT, not ASSERT, from here to the join: other_client must be joined.
+  EXPECT_TRUE(AwaitStats(*stub, [](const v1::Stats& s) {
                 return s.work_received() == 5;
               }).ok());
   cancelled_context.TryCancel();
@@ -342,6 +357,12 @@ TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache)
   while (cancelled->Read(&ignored)) {
   }
   EXPECT_EQ(cancelled->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The service has ended A once only B is left; then A's running units may
+  // finish, and 102 and 103 start after A's end.
+  EXPECT_TRUE(AwaitStats(*stub, [](const v1::Stats& s) {
+                return s.sessions_active() == 1;
+              }).ok());
+  gate.Open();
   other_client.join();
   ASSERT_TRUE(IsCompleteSession(other, {0}));
 
@@ -358,8 +379,11 @@ TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache)
 }
 
 TEST(WorkServiceTest, SigtermDrainsSessionsInProgressThenExitsZero) {
-  ServiceProcess service =
-      StartWorkServiceOrFail({"--work=sleep:500ms", "--threads=2", "--grace_period=20s"});
+  // The session's units block until the gate opens, after the SIGTERM.
+  ServiceProcess service;
+  Gate gate;  // After the service: opened before the service is stopped.
+  service = StartWorkServiceOrFail(
+      {gate.WorkFlag(), "--threads=2", "--grace_period=20s"});
   ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
 
@@ -387,7 +411,9 @@ TEST(WorkServiceTest, SigtermDrainsSessionsInProgressThenExitsZero) {
   EXPECT_EQ(fresh.error_code(), grpc::StatusCode::UNAVAILABLE)
       << fresh.error_message();
 
-  // The session in progress still gets every result and its Exited.
+  // The session in progress, its units still running, gets every result
+  // and its Exited.
+  gate.Open();
   ASSERT_TRUE(session->Write(ExitMessage()));
   SessionOutcome outcome;
   v1::ResultMsg message;
