@@ -42,7 +42,10 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
       ++waiting_;
       ++other->blocked;
       waiting_grew_.SignalAll();
-      while (!other->done) other->cv.Wait(&mu_);
+      while (!other->done) {
+        other->cv.Wait(&mu_);
+        ++wake_ups_;
+      }
       --other->blocked;
       --waiting_;
       return Outcome{OwnCopy(other->result), /*computed=*/false,
@@ -224,6 +227,16 @@ bool KeyedCache::AwaitWaiting(size_t n, absl::Duration timeout) const {
     if (waiting_grew_.WaitWithDeadline(&mu_, deadline)) return waiting_ >= n;
   }
   return true;
+}
+
+bool KeyedCache::AwaitWakeUps(uint64_t n, absl::Duration timeout) const {
+  // Await re-evaluates the condition whenever mu_ is released, so the wait
+  // loop needs no signal of its own.
+  auto reached = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return wake_ups_ >= n;
+  };
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
 }
 
 void KeyedCache::WakeWaitersSpuriously() {

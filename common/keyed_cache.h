@@ -144,6 +144,15 @@ class KeyedCache {
   // wake-up would. Waiters must go back to waiting. For tests.
   void WakeWaitersSpuriously() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Blocks until callers blocked in GetOrCompute() have woken from their
+  // wait at least `n` times in all since construction (a wake-up for any
+  // reason, spurious or not), or `timeout` passes. Returns whether they had.
+  // A waiter counts its wake-up and goes back to waiting or returns under
+  // one hold of the lock, so once the count is reached, waiting() shows what
+  // the woken waiters did. For tests.
+  bool AwaitWakeUps(uint64_t n, absl::Duration timeout) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   // The state of a key being computed. Shared by the computing caller and its
   // waiters, so that it outlives its entry in `in_progress_`.
@@ -200,6 +209,9 @@ class KeyedCache {
   absl::flat_hash_map<uint64_t, std::shared_ptr<InProgress>> in_progress_
       ABSL_GUARDED_BY(mu_);
   size_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  // Times a caller blocked in GetOrCompute() woke from its wait, for
+  // AwaitWakeUps.
+  uint64_t wake_ups_ ABSL_GUARDED_BY(mu_) = 0;
   // Signalled when waiting_ grows, for AwaitWaiting.
   mutable absl::CondVar waiting_grew_;
 };

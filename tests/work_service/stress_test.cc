@@ -121,7 +121,15 @@ TEST(StressTest, ConcurrentSessionsWithFailuresAndCancellationsKeepTheInvariants
     EXPECT_FALSE(report.after_exited);
     if (report.cancelled) {
       ++cancelled;
-      // Cancelled by its client: it may or may not have finished first.
+      // The client cancelled after reading result number `cancel_after`,
+      // then called Finish. gRPC ends a call cancelled before its Finish with
+      // CANCELLED even if the service's status had already arrived (in 1.51,
+      // still so after reading every result and the Exited: the service's OK
+      // is dropped). So CANCELLED, exactly: OK would mean the cancel never
+      // took effect, any other code a status that is not the client's.
+      EXPECT_EQ(report.status.error_code(), grpc::StatusCode::CANCELLED)
+          << "a cancelled session ended with: "
+          << report.status.error_message();
       continue;
     }
     EXPECT_TRUE(report.status.ok()) << report.status.error_message();

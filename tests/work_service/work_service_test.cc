@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/gate.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 
@@ -22,6 +23,7 @@ namespace {
 
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::ExitMessage;
+using ::pieces::testing::Gate;
 using ::pieces::testing::GetStats;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::RunKeys;
@@ -31,24 +33,49 @@ using ::pieces::testing::StartWorkServiceOrFail;
 using ::pieces::testing::WorkMessage;
 using ::testing::HasSubstr;
 
-// Starts work_service with `flags`; fails the test if it cannot.
-// Checks the session shape every successful session has: OK, each id in
-// `ids` answered exactly once, then one Exited, last, counting them.
-void ExpectCompleteSession(const SessionOutcome& outcome,
-                           const std::vector<uint64_t>& ids) {
-  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
-  ASSERT_EQ(outcome.messages.size(), ids.size() + 1);
-  ASSERT_TRUE(outcome.messages.back().has_exited());
-  EXPECT_EQ(outcome.messages.back().exited().completed(), ids.size());
+// Whether `outcome` has the shape every successful session has: OK, each id
+// in `ids` answered exactly once, then one Exited, last, counting them.
+// Callers ASSERT it before they look at the results.
+::testing::AssertionResult IsCompleteSession(const SessionOutcome& outcome,
+                                             const std::vector<uint64_t>& ids) {
+  if (!outcome.status.ok()) {
+    return ::testing::AssertionFailure()
+           << "status " << outcome.status.error_code() << ": "
+           << outcome.status.error_message();
+  }
+  if (outcome.messages.size() != ids.size() + 1) {
+    return ::testing::AssertionFailure()
+           << outcome.messages.size() << " messages, expected "
+           << ids.size() + 1;
+  }
+  if (!outcome.messages.back().has_exited()) {
+    return ::testing::AssertionFailure()
+           << "the last message is not Exited: "
+           << outcome.messages.back().ShortDebugString();
+  }
+  if (outcome.messages.back().exited().completed() != ids.size()) {
+    return ::testing::AssertionFailure()
+           << "Exited counts " << outcome.messages.back().exited().completed()
+           << " completed, expected " << ids.size();
+  }
   std::vector<uint64_t> answered;
   for (size_t i = 0; i + 1 < outcome.messages.size(); ++i) {
-    ASSERT_TRUE(outcome.messages[i].has_result()) << "message " << i;
+    if (!outcome.messages[i].has_result()) {
+      return ::testing::AssertionFailure()
+             << "message " << i
+             << " is not a Result: " << outcome.messages[i].ShortDebugString();
+    }
     answered.push_back(outcome.messages[i].result().id());
   }
   std::vector<uint64_t> expected = ids;
   std::sort(answered.begin(), answered.end());
   std::sort(expected.begin(), expected.end());
-  EXPECT_EQ(answered, expected);
+  if (answered != expected) {
+    return ::testing::AssertionFailure()
+           << "answered ids " << ::testing::PrintToString(answered)
+           << ", expected " << ::testing::PrintToString(expected);
+  }
+  return ::testing::AssertionSuccess();
 }
 
 std::vector<uint64_t> Iota(uint64_t n) {
@@ -59,10 +86,11 @@ std::vector<uint64_t> Iota(uint64_t n) {
 
 TEST(WorkServiceTest, RepeatedKeyInOneSessionComputesOnceEveryTime) {
   ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:20ms", "--threads=4"});
+  ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   for (uint64_t key = 1000; key < 1030; ++key) {
     SessionOutcome outcome = RunKeys(*stub, {key, key, key, key});
-    ExpectCompleteSession(outcome, Iota(4));
+    ASSERT_TRUE(IsCompleteSession(outcome, Iota(4)));
     EXPECT_EQ(outcome.CountPerformed(v1::PERFORMED_NEW), 1) << "key " << key;
     EXPECT_EQ(outcome.CountPerformed(v1::PERFORMED_FROM_CACHE), 3);
     for (const v1::Result& result : outcome.results()) {
@@ -82,31 +110,35 @@ TEST(WorkServiceTest, RepeatedKeyInOneSessionComputesOnceEveryTime) {
 TEST(WorkServiceTest, ExitedComesLastAfterEveryResult) {
   // Exit arrives while all the work is still queued or running.
   ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:50ms", "--threads=2"});
+  ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   std::vector<uint64_t> keys = {11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
   SessionOutcome outcome = RunKeys(*stub, keys);
-  ExpectCompleteSession(outcome, Iota(keys.size()));
+  ASSERT_TRUE(IsCompleteSession(outcome, Iota(keys.size())));
   EXPECT_EQ(outcome.CountPerformed(v1::PERFORMED_NEW), 10);
 }
 
 TEST(WorkServiceTest, HalfCloseMeansExit) {
   ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:30ms", "--threads=2"});
+  ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   SessionOutcome outcome = RunSession(
       *stub, {WorkMessage(7, 1), WorkMessage(8, 2), WorkMessage(9, 1)},
       /*half_close=*/true);
-  ExpectCompleteSession(outcome, {7, 8, 9});
+  ASSERT_TRUE(IsCompleteSession(outcome, {7, 8, 9}));
 }
 
 TEST(WorkServiceTest, ExitWithNoWorkGetsExitedAtOnce) {
   ServiceProcess service = StartWorkServiceOrFail({});
+  ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   SessionOutcome outcome = RunSession(*stub, {ExitMessage()});
-  ExpectCompleteSession(outcome, {});
+  ASSERT_TRUE(IsCompleteSession(outcome, {}));
 }
 
 TEST(WorkServiceTest, ConcurrentSessionsComputeEachKeyOnce) {
   ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:5ms", "--threads=4"});
+  ASSERT_NE(service.process, nullptr);
   constexpr int kSessions = 8;
   constexpr uint64_t kKeys = 50;
   std::vector<SessionOutcome> outcomes(kSessions);
@@ -124,7 +156,7 @@ TEST(WorkServiceTest, ConcurrentSessionsComputeEachKeyOnce) {
 
   absl::flat_hash_map<uint64_t, int> new_per_key;
   for (const SessionOutcome& outcome : outcomes) {
-    ExpectCompleteSession(outcome, Iota(kKeys));
+    ASSERT_TRUE(IsCompleteSession(outcome, Iota(kKeys)));
     for (const v1::Result& result : outcome.results()) {
       if (result.performed() == v1::PERFORMED_NEW) ++new_per_key[result.key()];
       EXPECT_EQ(result.value(), result.key());
@@ -144,11 +176,15 @@ TEST(WorkServiceTest, ConcurrentSessionsComputeEachKeyOnce) {
 }
 
 TEST(WorkServiceTest, FailureReachesWaitersAndIsNotCached) {
-  // Odd keys fail after 300 ms; the three units for key 1 run at once.
-  ServiceProcess service = StartWorkServiceOrFail({"--work=fail_odd:300ms", "--threads=4"});
+  // Odd keys fail after 3 s; the three units for key 1 run at once. The two
+  // that wait must arrive while the first runs: 3 s is ten times what an
+  // unloaded build needs (the work has no gate, as it must fail).
+  ServiceProcess service =
+      StartWorkServiceOrFail({"--work=fail_odd:3s", "--threads=4"});
+  ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   SessionOutcome outcome = RunKeys(*stub, {1, 1, 1, 2});
-  ExpectCompleteSession(outcome, Iota(4));
+  ASSERT_TRUE(IsCompleteSession(outcome, Iota(4)));
   int waited = 0;
   std::string message;
   for (const v1::Result& result : outcome.results()) {
@@ -169,7 +205,7 @@ TEST(WorkServiceTest, FailureReachesWaitersAndIsNotCached) {
 
   // Not cached: the next request computes again (it does not wait) and fails.
   SessionOutcome retry = RunKeys(*stub, {1});
-  ExpectCompleteSession(retry, {0});
+  ASSERT_TRUE(IsCompleteSession(retry, {0}));
   ASSERT_TRUE(retry.results()[0].has_error());
   EXPECT_FALSE(retry.results()[0].waited());
 
@@ -183,6 +219,7 @@ TEST(WorkServiceTest, FailureReachesWaitersAndIsNotCached) {
 
 TEST(WorkServiceTest, BatchedSessionGetsItsResultsInBatches) {
   ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:20ms", "--threads=2"});
+  ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   v1::WorkMsg batch;
   for (uint64_t id = 0; id < 200; ++id) {
@@ -221,9 +258,13 @@ struct BadSession {
 };
 
 TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
-  // Each case uses fresh keys whose work is still running when the bad
-  // message arrives: a session is open (and so reading) until its Exited.
-  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:300ms", "--threads=2"});
+  // Each case's work blocks until the gate opens, after every case: a
+  // session is open (and so reading) until its Exited, so the bad message
+  // arrives while the session is open, whatever the timing.
+  ServiceProcess service;
+  Gate gate;  // After the service: opened before the service is stopped.
+  service = StartWorkServiceOrFail({gate.WorkFlag(), "--threads=2"});
+  ASSERT_NE(service.process, nullptr);
   const std::vector<BadSession> cases = {
       {"duplicate id",
        {WorkMessage(1, 10), WorkMessage(1, 11), ExitMessage()},
@@ -269,10 +310,12 @@ TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
     EXPECT_EQ(outcome.status.error_code(), bad.code)
         << outcome.status.error_message();
     EXPECT_THAT(outcome.status.error_message(), HasSubstr(bad.message_part));
-    // The service still answers a normal session.
-    ExpectCompleteSession(RunKeys(*stub, {5, 6}), Iota(2));
   }
+  // The ended sessions' work finishes, and the service still answers a
+  // normal session.
+  gate.Open();
   auto stub = NewWorkStub(service.address);
+  ASSERT_TRUE(IsCompleteSession(RunKeys(*stub, {5, 6}), Iota(2)));
   absl::StatusOr<v1::Stats> stats = AwaitStats(*stub, [](const v1::Stats& s) {
     return s.in_flight() == 0 && s.sessions_active() == 0;
   });
@@ -280,7 +323,12 @@ TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
 }
 
 TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache) {
-  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:1s", "--threads=2"});
+  // Units block until the gate opens: A's cancel lands while its first two
+  // units run, however slow the machine.
+  ServiceProcess service;
+  Gate gate;  // After the service: opened before the service is stopped.
+  service = StartWorkServiceOrFail({gate.WorkFlag(), "--threads=2"});
+  ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
 
   // Session A: keys 100 and 101 start at once on the two threads; 102 and
@@ -300,7 +348,8 @@ TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache)
     auto other_stub = NewWorkStub(service.address);
     other = RunKeys(*other_stub, {200});
   });
-  ASSERT_TRUE(AwaitStats(*stub, [](const v1::Stats& s) {
+  // EXPECT, not ASSERT, from here to the join: other_client must be joined.
+  EXPECT_TRUE(AwaitStats(*stub, [](const v1::Stats& s) {
                 return s.work_received() == 5;
               }).ok());
   cancelled_context.TryCancel();
@@ -308,8 +357,14 @@ TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache)
   while (cancelled->Read(&ignored)) {
   }
   EXPECT_EQ(cancelled->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The service has ended A once only B is left; then A's running units may
+  // finish, and 102 and 103 start after A's end.
+  EXPECT_TRUE(AwaitStats(*stub, [](const v1::Stats& s) {
+                return s.sessions_active() == 1;
+              }).ok());
+  gate.Open();
   other_client.join();
-  ExpectCompleteSession(other, {0});
+  ASSERT_TRUE(IsCompleteSession(other, {0}));
 
   absl::StatusOr<v1::Stats> stats = AwaitStats(*stub, [](const v1::Stats& s) {
     return s.in_flight() == 0 && s.sessions_active() == 0;
@@ -319,13 +374,17 @@ TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache)
 
   // The work that had started completed and filled the cache.
   SessionOutcome after = RunKeys(*stub, {100, 101});
-  ExpectCompleteSession(after, Iota(2));
+  ASSERT_TRUE(IsCompleteSession(after, Iota(2)));
   EXPECT_EQ(after.CountPerformed(v1::PERFORMED_FROM_CACHE), 2);
 }
 
 TEST(WorkServiceTest, SigtermDrainsSessionsInProgressThenExitsZero) {
-  ServiceProcess service =
-      StartWorkServiceOrFail({"--work=sleep:500ms", "--threads=2", "--grace_period=20s"});
+  // The session's units block until the gate opens, after the SIGTERM.
+  ServiceProcess service;
+  Gate gate;  // After the service: opened before the service is stopped.
+  service = StartWorkServiceOrFail(
+      {gate.WorkFlag(), "--threads=2", "--grace_period=20s"});
+  ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
 
   grpc::ClientContext context;
@@ -352,13 +411,15 @@ TEST(WorkServiceTest, SigtermDrainsSessionsInProgressThenExitsZero) {
   EXPECT_EQ(fresh.error_code(), grpc::StatusCode::UNAVAILABLE)
       << fresh.error_message();
 
-  // The session in progress still gets every result and its Exited.
+  // The session in progress, its units still running, gets every result
+  // and its Exited.
+  gate.Open();
   ASSERT_TRUE(session->Write(ExitMessage()));
   SessionOutcome outcome;
   v1::ResultMsg message;
   while (session->Read(&message)) outcome.messages.push_back(message);
   outcome.status = session->Finish();
-  ExpectCompleteSession(outcome, {1, 2});
+  ASSERT_TRUE(IsCompleteSession(outcome, {1, 2}));
 
   absl::StatusOr<int> exit_code = service.process->AwaitExit(absl::Seconds(20));
   ASSERT_TRUE(exit_code.ok()) << exit_code.status();
