@@ -13,6 +13,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   openssl  # tests make their TLS certificates with it
+  python3-yaml  # tests/docker/manifests_test.sh parses the manifests
 )
 for arg in "$@"; do
   case "$arg" in

@@ -48,6 +48,7 @@ log "built in $((SECONDS - t0))s; image size $(docker image inspect -f '{{.Size}
 # Leftovers of an interrupted earlier run would hold the ports.
 "${compose[@]}" down -v --remove-orphans >>"$log_dir/compose.log" 2>&1 || true
 stack_up=true
+up_since=$(date +%s.%N)
 "${compose[@]}" up -d >>"$log_dir/compose.log" 2>&1 || { cat "$log_dir/compose.log"; exit 1; }
 t1=$SECONDS
 if wait_healthy work_service main_service; then
@@ -57,12 +58,21 @@ else
   exit 1
 fi
 main_started=$(docker inspect -f '{{.State.StartedAt}}' "$(cid main_service)")
-work_started=$(docker inspect -f '{{.State.StartedAt}}' "$(cid work_service)")
-# depends_on condition: service_healthy means main started only once work was healthy,
-# which takes at least one health interval.
-gap_ms=$((($(date -d "$main_started" +%s%N) - $(date -d "$work_started" +%s%N)) / 1000000))
-if ((gap_ms > 1000)); then pass "main_service started ${gap_ms}ms after work_service (waited for healthy)"; else
-  fail "main_service waited for work_service to be healthy" "main $main_started, work $work_started"; fi
+# depends_on condition: service_healthy: main_service's container starts only after
+# Docker has seen work_service healthy. From the engine's own events, so that a slow
+# start-up alone cannot pass it: work_service's first "healthy" precedes main's start.
+work_cid=$(cid work_service)
+main_cid=$(cid main_service)
+docker events --since "$up_since" --until "$(date +%s.%N)" --filter type=container \
+  --filter "container=$work_cid" --filter "container=$main_cid" \
+  --format '{{.TimeNano}} {{.ID}} {{.Status}}' >"$log_dir/events.log"
+work_healthy_ns=$(awk -v id="$work_cid" 'index($2, id) == 1 && $3 == "health_status:" && $4 == "healthy" { print $1; exit }' "$log_dir/events.log")
+main_start_ns=$(awk -v id="$main_cid" 'index($2, id) == 1 && $3 == "start" { print $1; exit }' "$log_dir/events.log")
+if [[ -n $work_healthy_ns && -n $main_start_ns ]] && ((main_start_ns > work_healthy_ns)); then
+  pass "main_service started $(((main_start_ns - work_healthy_ns) / 1000000))ms after work_service was healthy"
+else
+  fail "main_service started only after work_service was healthy" "$(cat "$log_dir/events.log")"
+fi
 
 # --- reflection ------------------------------------------------------------------
 grpc $main_addr list
@@ -89,12 +99,12 @@ else fail "describe pieces.v1.WorkService" "$out"; fi
 # --- MainService -----------------------------------------------------------------
 call $main_addr pieces.v1.MainService/Run '{"keys":[1,2,1]}'
 if ((rc == 0)); then
-  # grpcurl prints uint64 as strings and omits default values (id 0).
-  expect "Run [1,2,1]: results in request order" \
-    "$(jq -c '[.results[] | [(.id // "0"), .key, .value]]' <<<"$out")" \
-    '[["0","1","1"],["1","2","2"],["2","1","1"]]' "$out"
-  expect "Run [1,2,1]: repeated key FROM_CACHE" "$(jq -r '.results[2].performed' <<<"$out")" \
-    PERFORMED_FROM_CACHE "$out"
+  # grpcurl prints uint64 as strings and omits default values (id 0, waited false).
+  # As the README shows it: two NEW, and the second 1 waited for the first (the
+  # work sleeps 200 ms per key, and this stack's cache starts empty).
+  expect "Run [1,2,1]: results in request order, two NEW, the repeat FROM_CACHE after waiting" \
+    "$(jq -c '[.results[] | [(.id // "0"), .key, .value, .performed, (.waited // false)]]' <<<"$out")" \
+    '[["0","1","1","PERFORMED_NEW",false],["1","2","2","PERFORMED_NEW",false],["2","1","1","PERFORMED_FROM_CACHE",true]]' "$out"
   expect "Run [1,2,1]: completed 3" "$(jq -r '.completed' <<<"$out")" 3 "$out"
 else fail "Run [1,2,1]" "$out"; fi
 
@@ -116,21 +126,36 @@ if ((rc == 0)); then
     "$(jq -sr 'last | .exited.completed' <<<"$out")" 3 "$out"
 else fail "RunStream [3,4,3]" "$out"; fi
 
-call $main_addr pieces.v1.MainService/Run '{"keys":[]}'
-# grpcurl exits 64 + the status code: 67 is InvalidArgument.
-if ((rc == 67)) && grep -q 'Code: InvalidArgument' <<<"$out"; then
-  pass "Run with empty keys: InvalidArgument"
-else fail "Run with empty keys: InvalidArgument" "exit $rc"$'\n'"$out"; fi
+# expect_status NAME CODE MESSAGE: the last grpc call failed with status CODE
+# (grpcurl exits 64 + its number) and exactly MESSAGE, as grpcurl prints them.
+expect_status() {
+  local -A number=([InvalidArgument]=3 [FailedPrecondition]=9 [ResourceExhausted]=8 [Unavailable]=14)
+  local want="exit $((64 + number[$2]))"$'\n'"ERROR:"$'\n'"  Code: $2"$'\n'"  Message: $3"
+  expect "$1" "exit $rc"$'\n'"$out" "$want"
+}
 
-call $main_addr pieces.v1.MainService/Run '{"kyes":[1]}'
-if ((rc != 0)) && grep -q 'no known field named kyes' <<<"$out"; then
-  pass "Run with a wrong JSON field is refused"
-else fail "Run with a wrong JSON field is refused" "exit $rc"$'\n'"$out"; fi
+# The README's example error, word for word.
+call $main_addr pieces.v1.MainService/Run '{"keys":[]}'
+expect_status "Run with empty keys: InvalidArgument with the README's message" InvalidArgument \
+  "'keys' is empty; give at least one key to run"
+
+# A well-formed request the service refuses: more keys than --max_keys (100000).
+jq -nc '{keys: [range(0; 100001)]}' >"$log_dir/too_many_keys.json"
+rc=0
+out=$(grpcurl -plaintext -max-time 30 -d @ $main_addr pieces.v1.MainService/Run <"$log_dir/too_many_keys.json" 2>&1) || rc=$?
+expect_status "Run with 100,001 keys: InvalidArgument naming --max_keys" InvalidArgument \
+  "'keys' has 100001 keys; this service takes at most 100000 per request (--max_keys)"
 
 # A malformed message that reaches the server: a WorkMsg with no field set.
 grpc -d '{}' $work_addr pieces.v1.WorkService/Process
-if ((rc == 67)); then pass "Process with an empty WorkMsg: InvalidArgument"; else
-  fail "Process with an empty WorkMsg: InvalidArgument" "exit $rc"$'\n'"$out"; fi
+expect_status "Process with an empty WorkMsg: InvalidArgument, saying what is missing" InvalidArgument \
+  "a WorkMsg must set exactly one of 'work', 'batch' or 'exit'; this one set none (or only a field this service does not know)"
+
+# The same id twice in one session: refused by the session, not by grpcurl (keys
+# not cached yet, so no result comes before the error).
+grpc -d '{"work":{"id":1,"key":9001}} {"work":{"id":1,"key":9002}}' $work_addr pieces.v1.WorkService/Process
+expect_status "Process with a repeated id: InvalidArgument naming the id" InvalidArgument \
+  "Work id=1 was already used in this session; ids must be unique within a session"
 
 call $main_addr pieces.v1.MainService/Run '{"keys":[5]}'
 if ((rc == 0)) && [[ $(health main_service)/$(health work_service) == healthy/healthy ]]; then
@@ -183,10 +208,19 @@ else fail "work_service stopped: Run answers Unavailable within 5s" "exit $rc af
 t1=$SECONDS
 if wait_healthy work_service; then pass "work_service healthy again in $((SECONDS - t1))s"; else
   fail "work_service healthy again"; fi
-call $main_addr pieces.v1.MainService/Run '{"keys":[1,2]}'
-if ((rc == 0)) && [[ $(jq -r '.completed' <<<"$out") == 2 ]]; then
-  pass "Run succeeds again after work_service restart"
-else fail "Run succeeds again after work_service restart" "exit $rc"$'\n'"$out"; fi
+# main reconnects on its own (backoff, --resolve_interval=2s): retry until a
+# generous bound rather than expecting the first Run after the restart to succeed.
+deadline=$((SECONDS + 60)) attempts=0
+while :; do
+  attempts=$((attempts + 1))
+  call $main_addr pieces.v1.MainService/Run '{"keys":[1,2]}'
+  ((rc == 0)) && break
+  ((SECONDS >= deadline)) && break
+  sleep 0.5
+done
+if ((rc == 0)) && [[ $(jq -c '[.completed, [.results[].value]]' <<<"$out") == '["2",["1","2"]]' ]]; then
+  pass "Run succeeds again after work_service restart (attempt $attempts)"
+else fail "Run succeeds again after work_service restart, within 60s" "exit $rc after $attempts attempts"$'\n'"$out"; fi
 expect "main_service was not restarted" \
   "$(docker inspect -f '{{.State.StartedAt}} {{.RestartCount}}' "$(cid main_service)")" "$main_started 0"
 
