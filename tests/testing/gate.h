@@ -2,8 +2,9 @@
 // until the gate opens, so that a test, not a guess at timing, decides when
 // work ends.
 //
-//   ServiceProcess work = StartWorkServiceOrFail({gate.WorkFlag()});
+//   ServiceProcess work;
 //   Gate gate;  // Declared after the service: opened before it is stopped.
+//   work = StartWorkServiceOrFail({gate.WorkFlag()});
 //   ... units are running, and stay running ...
 //   gate.Open();  // Every blocked unit finishes.
 //

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
@@ -16,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
+#include "tests/testing/joining_thread.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 
@@ -25,6 +27,7 @@ namespace {
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::ExitMessage;
 using ::pieces::testing::GetStats;
+using ::pieces::testing::JoiningThread;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::RunKeys;
 using ::pieces::testing::RunSession;
@@ -156,13 +159,16 @@ TEST(LimitsTest, FloodWithoutReadingStaysBoundedAndLosesNothing) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + kFloodBound);
   auto session = stub->Process(&context);
-  std::thread writer([&] {
+  JoiningThread writer([&] {
     for (uint64_t i = 0; i < kFloodUnits; ++i) {
       if (!session->Write(WorkMessage(i, i % 1000))) return;
     }
     session->Write(ExitMessage());
     session->WritesDone();
   });
+  // If an ASSERT ends the test early, the writer, stalled by flow control,
+  // must be let go before it is joined.
+  absl::Cleanup release_writer = [&] { context.TryCancel(); };
 
   // Nothing is read yet. The service fills its per-session cap, stops
   // reading, and HTTP/2 flow control stalls the writer. The cap is exact:
@@ -199,7 +205,7 @@ TEST(LimitsTest, FloodWithoutReadingStaysBoundedAndLosesNothing) {
     seen[id] = true;
     ++results;
   }
-  writer.join();
+  writer.Join();
   EXPECT_TRUE(session->Finish().ok());
   EXPECT_EQ(results, kFloodUnits);
   EXPECT_TRUE(exited_last);
