@@ -7,8 +7,8 @@
 // side (Traits::FillLast: Exit for Process, a plain half-close for echo) and
 // reads every remaining reply; Wait() returns the call's status.
 //
-// Traits (see main.cc): Request, Reply; Fill(Request*, id, key) for one unit
-// (called `units_per_message` times on a cleared message); Answered(const
+// Traits (see stream_traits.h): Request, Reply; Fill(Request*, id, key) for one
+// unit (called `units_per_message` times on a cleared message); Answered(const
 // Reply&) -> units it answers; Failed(const Reply&) -> units it answers with
 // an error; FillLast(Request*) -> whether to send it with the half-close.
 //
@@ -31,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/support/client_callback.h"
 
 namespace pieces::bench {
 
