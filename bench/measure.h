@@ -1,5 +1,6 @@
-// One measuring window of load: pipelined streams (MeasureStreams) or
-// closed-loop unary callers (MeasureUnary), each giving a Sample with the
+// One measuring window of load: pipelined streams (MeasureStreams), short
+// sessions one after another (MeasureSessionsInTurn), closed-loop unary
+// callers (MeasureUnary) or ghz (GhzLoad), each giving a Sample with the
 // rate, and, for the server processes named, what they used per unit or call
 // answered (UsageMeter).
 //
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -22,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/process/child_process.h"
+#include "ghz.h"
 #include "rounds.h"
 #include "stream_load.h"
 #include "unary_load.h"
@@ -77,6 +80,14 @@ class UsageMeter {
   ChildProcess::Usage stop_;
 };
 
+// Counts what `answered` gains over `measure`, after `warmup`, and what
+// `servers` use meanwhile: the window of MeasureStreams and
+// MeasureSessionsInTurn, whose load runs on other threads. An error if the
+// usage cannot be read.
+absl::StatusOr<Sample> CountWindow(
+    const std::atomic<uint64_t>& answered, absl::Duration warmup,
+    absl::Duration measure, const std::vector<const ChildProcess*>& servers);
+
 // Measures the steady rate of answered units over `streams` streams, each a
 // PipelinedStream<Traits> with `options` (whose `answered` it sets) bound by
 // `start`: warms up for `warmup`, counts answers over `measure` (and what
@@ -94,23 +105,50 @@ absl::StatusOr<Sample> MeasureStreams(
   for (int i = 0; i < streams; ++i) {
     list.push_back(std::make_unique<PipelinedStream<Traits>>(options, start));
   }
-  absl::SleepFor(warmup);
-  UsageMeter meter(servers);
-  absl::Status status = meter.Start();
-  const uint64_t before = answered.load();
-  const absl::Time begin = absl::Now();
-  absl::SleepFor(measure);
-  const uint64_t after = answered.load();
-  const absl::Time end = absl::Now();
-  if (status.ok()) status = meter.Stop();
-  Sample sample;
-  sample.rate =
-      static_cast<double>(after - before) / absl::ToDoubleSeconds(end - begin);
-  if (status.ok()) meter.AddTo(after - before, &sample);
+  absl::StatusOr<Sample> sample =
+      CountWindow(answered, warmup, measure, servers);
   for (auto& stream : list) stream->Stop();
   absl::Status streams_status = AwaitStreams(list, what);
   if (!streams_status.ok()) return streams_status;
-  if (!status.ok()) return status;
+  return sample;
+}
+
+// Like MeasureStreams, but for short sessions: each of `lanes` lanes runs
+// streams of `options.max_units` units (which must not be 0) one after
+// another, a new call for each, so that a call's set-up and end are counted
+// in every `max_units` units. Each lane is a thread of its own that waits for
+// its stream; the streams themselves run on gRPC's threads.
+template <typename Traits>
+absl::StatusOr<Sample> MeasureSessionsInTurn(
+    int lanes, StreamOptions options,
+    const typename PipelinedStream<Traits>::StartFn& start,
+    absl::Duration warmup, absl::Duration measure,
+    const std::vector<const ChildProcess*>& servers, absl::string_view what) {
+  if (options.max_units == 0) {
+    return absl::InvalidArgumentError("sessions in turn need max_units");
+  }
+  std::atomic<uint64_t> answered{0};
+  std::atomic<bool> stop{false};
+  options.answered = &answered;
+  std::vector<absl::Status> lane_status(lanes);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < lanes; ++i) {
+    threads.emplace_back([&, i] {
+      while (!stop.load() && lane_status[i].ok()) {
+        Streams<Traits> session;
+        session.push_back(
+            std::make_unique<PipelinedStream<Traits>>(options, start));
+        lane_status[i] = AwaitStreams(session, what);
+      }
+    });
+  }
+  absl::StatusOr<Sample> sample =
+      CountWindow(answered, warmup, measure, servers);
+  stop.store(true);
+  for (std::thread& thread : threads) thread.join();
+  for (const absl::Status& status : lane_status) {
+    if (!status.ok()) return status;
+  }
   return sample;
 }
 
@@ -122,6 +160,14 @@ absl::StatusOr<Sample> MeasureUnary(
     int callers, absl::Duration warmup, absl::Duration measure,
     const std::vector<const ChildProcess*>& servers, const UnaryCallFn& call,
     absl::string_view what);
+
+// ghz with `options` as a measurement (ghz.h). ghz has no warm-up: what
+// `servers` use is counted over its whole run. Each call answers
+// `units_per_call` units (a stream call may carry many): the rate and the
+// usage are per unit. An error if ghz fails or any call does.
+MeasureFn GhzLoad(const GhzOptions& options,
+                  std::vector<const ChildProcess*> servers,
+                  int units_per_call = 1);
 
 }  // namespace pieces::bench
 

@@ -215,29 +215,6 @@ absl::Status MeasureSuiteClient(Suite& suite, const Targets& targets,
   return MeasureAndAdd(suite, "suite client", shape, keys, loads);
 }
 
-// ghz with `options` as a measurement. ghz has no warm-up: what `servers`
-// use is counted over its whole run, per call it completed.
-MeasureFn GhzLoad(const GhzOptions& options,
-                  std::vector<const ChildProcess*> servers) {
-  return [options, servers]() -> absl::StatusOr<Sample> {
-    UsageMeter meter(servers);
-    if (absl::Status s = meter.Start(); !s.ok()) return s;
-    absl::StatusOr<GhzResult> result = RunGhz(options);
-    if (!result.ok()) return result.status();
-    if (absl::Status s = meter.Stop(); !s.ok()) return s;
-    if (result->errors > 0) {
-      return absl::InternalError(absl::StrCat(
-          "ghz: ", options.call, " calls failed:\n", result->summary));
-    }
-    Sample sample;
-    sample.rate = result->calls_per_second;
-    sample.p50 = result->p50;
-    sample.p99 = result->p99;
-    meter.AddTo(result->ok, &sample);
-    return sample;
-  };
-}
-
 // The same loads as MeasureSuiteClient, by ghz --concurrency=`callers`.
 absl::Status MeasureGhz(Suite& suite, const Targets& targets,
                         const Requests& requests, int keys, int callers,
