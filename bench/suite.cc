@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -96,6 +97,61 @@ absl::Status RunSession(v1::WorkService::Stub* stub, uint64_t count,
   Streams<ProcessTraits> streams;
   streams.push_back(OpenSession(stub, options));
   return AwaitStreams(streams, what);
+}
+
+absl::StatusOr<CacheMemory> MeasureCacheMemory(
+    const Connected<v1::WorkService>& work, uint64_t keys, int window) {
+  constexpr uint64_t kFirstKey = uint64_t{1} << 40;
+  v1::WorkService::Stub* stub = work.stub.get();
+  if (absl::Status s = RunSession(
+          stub, 100, [](uint64_t id) { return id; }, window, "memory warm-up");
+      !s.ok()) {
+    return s;
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  absl::StatusOr<v1::Stats> before = GetStats(*stub);
+  if (!before.ok()) return before.status();
+  CacheMemory memory;
+  absl::StatusOr<int64_t> rss_before = work.service.process->ResidentBytes();
+  if (!rss_before.ok()) return rss_before.status();
+  memory.rss_before = *rss_before;
+
+  const absl::Time start = absl::Now();
+  uint64_t filled = 0;
+  while (filled < keys) {
+    Streams<ProcessTraits> streams;
+    for (int i = 0; i < kCacheFillParallel && filled < keys; ++i) {
+      const uint64_t count = std::min(kCacheFillSessionUnits, keys - filled);
+      const uint64_t offset = kFirstKey + filled;
+      StreamOptions options;
+      options.window = window;
+      options.max_units = count;
+      options.key = [offset](uint64_t id) { return offset + id; };
+      streams.push_back(OpenSession(stub, options));
+      filled += count;
+    }
+    if (absl::Status s = AwaitStreams(streams, "cache fill"); !s.ok()) {
+      return s;
+    }
+  }
+  memory.fill_time = absl::Now() - start;
+  absl::SleepFor(absl::Milliseconds(200));
+  absl::StatusOr<v1::Stats> after = GetStats(*stub);
+  if (!after.ok()) return after.status();
+  absl::StatusOr<int64_t> rss_after = work.service.process->ResidentBytes();
+  if (!rss_after.ok()) return rss_after.status();
+  memory.rss_after = *rss_after;
+  memory.entries = after->cache_entries();
+
+  const uint64_t added = after->cache_entries() - before->cache_entries();
+  if (added != keys) {
+    return absl::InternalError(absl::StrCat("memory: cache_entries grew by ",
+                                            added, ", not by ", keys));
+  }
+  memory.bytes_per_entry =
+      static_cast<double>(memory.rss_after - memory.rss_before) /
+      static_cast<double>(keys);
+  return memory;
 }
 
 Suite::Suite(Settings settings) : settings_(std::move(settings)) {}

@@ -124,6 +124,29 @@ absl::Status RunSession(v1::WorkService::Stub* stub, uint64_t count,
                         std::function<uint64_t(uint64_t)> key, int window,
                         absl::string_view what);
 
+// What caching fresh keys costs in a work service's resident memory (cases 8
+// and 9), as MeasureCacheMemory measures it.
+struct CacheMemory {
+  int64_t rss_before = 0;  // VmRSS after a 100-unit warm-up session, bytes.
+  int64_t rss_after = 0;   // VmRSS once the keys are cached.
+  uint64_t entries = 0;    // GetStats cache_entries once they are.
+  absl::Duration fill_time;
+  double bytes_per_entry = 0;  // (rss_after - rss_before) / keys.
+};
+
+// How MeasureCacheMemory caches its keys.
+inline constexpr uint64_t kCacheFillSessionUnits = 10'000;
+inline constexpr int kCacheFillParallel = 4;
+
+// Runs a 100-unit warm-up session on `work` (so that the baseline has the
+// connection, the threads and gRPC's buffers in it), reads its VmRSS, caches
+// `keys` fresh keys through Process (sessions of kCacheFillSessionUnits
+// units, kCacheFillParallel at a time, `window` units in flight each) and
+// reads VmRSS again. The service's cache must not be bounded below `keys`:
+// an error unless cache_entries grew by exactly `keys`.
+absl::StatusOr<CacheMemory> MeasureCacheMemory(
+    const Connected<v1::WorkService>& work, uint64_t keys, int window);
+
 class Suite {
  public:
   explicit Suite(Settings settings);
