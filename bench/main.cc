@@ -4,14 +4,18 @@
 // server built from the same gRPC, Protobuf and message shapes (and, for case
 // 7, a bare two-hop proxy and backend: hop_proxy.h, hop_backend.h), runs each
 // case of the performance issue and prints each figure with the ratio the
-// issue names, against a ceiling measured in the same run. It never fails on a
-// figure (benchmarks report, tests assert); it exits 1 only when it cannot
-// measure: a service does not start, a call fails, a check of its own fails.
+// issue names, against a ceiling measured in the same run. Case 9 runs pieces
+// beside the Go peer of the same contract (bench/peers/go, --go_peer), path
+// by path in the same rounds, and compares their throughput and server CPU. It
+// never fails on a figure (benchmarks report, tests assert); it exits 1 only
+// when it cannot measure: a service does not start, a call fails, a check of
+// its own fails.
 //
 //   pieces_bench            every case: each figure is the median of 3
 //                           rounds of 2 s (about 5 minutes in all)
 //   pieces_bench --quick    every case, one short round each (CI)
 //   pieces_bench --cases=1,2 --seconds=5 --rounds=5
+//   pieces_bench --cases=9 --go_peer=build-release/go/pieces-go
 #include <pthread.h>
 #include <signal.h>
 
@@ -42,7 +46,7 @@
 ABSL_FLAG(bool, quick, false,
           "Run every case briefly (CI): about 0.3 s per figure, smaller "
           "fills; the figures are not meant to be quoted");
-ABSL_FLAG(std::string, cases, "1,2,3,4,5,6,7,8",
+ABSL_FLAG(std::string, cases, "1,2,3,4,5,6,7,8,9",
           "The cases to run, by the issue's numbers");
 ABSL_FLAG(double, seconds, 0,
           "Measuring time of one round, in seconds; 0 means 2 (0.3 with "
@@ -56,13 +60,19 @@ ABSL_FLAG(std::string, echo_server, "child",
           "Where the echo server runs: 'child' (this program, started again "
           "as a process of its own, like the services) or 'in_process'");
 ABSL_FLAG(std::string, ghz, "/usr/local/bin/ghz",
-          "The ghz binary for case 7; when missing, its ghz rows are skipped");
+          "The ghz binary for cases 7 and 9; when missing, their ghz rows "
+          "are skipped");
+ABSL_FLAG(std::string, go_peer, "",
+          "The Go peer (bench/peers/go/build.sh OUT_DIR builds "
+          "OUT_DIR/pieces-go) that case 9 runs beside pieces; empty: case 9 "
+          "is skipped");
 ABSL_FLAG(std::vector<std::string>, cpu_rounds,
           std::vector<std::string>({"50000", "500000"}),
           "Case 3 runs work_service with --work=cpu:N for each N of this "
           "comma-separated list (about 0.24 and 2 ms per unit here)");
 ABSL_FLAG(uint64_t, memory_keys, 0,
-          "Case 8 caches this many keys; 0 means 1,000,000 (100,000 with "
+          "Cases 8 and 9 cache this many keys; 0 means 1,000,000 (100,000 "
+          "with "
           "--quick)");
 ABSL_FLAG(bool, verbose, false, "Mirror the output of the started services");
 ABSL_FLAG(bool, serve_echo, false,
@@ -111,6 +121,7 @@ Settings SettingsFromFlags(std::vector<uint64_t> cpu_rounds) {
   settings.verbose = absl::GetFlag(FLAGS_verbose);
   settings.echo_server = absl::GetFlag(FLAGS_echo_server);
   settings.ghz = absl::GetFlag(FLAGS_ghz);
+  settings.go_peer = absl::GetFlag(FLAGS_go_peer);
   settings.cpu_rounds = std::move(cpu_rounds);
   settings.memory_keys = absl::GetFlag(FLAGS_memory_keys);
   if (settings.memory_keys == 0) {
@@ -138,9 +149,11 @@ absl::Status RunCase(int number, Suite& suite) {
       return RunThroughMainService(suite);
     case 8:
       return RunMemory(suite);
+    case 9:
+      return RunAgainstGoPeer(suite);
     default:
       return absl::InvalidArgumentError(
-          absl::StrCat("there is no case ", number, " (cases are 1 to 8)"));
+          absl::StrCat("there is no case ", number, " (cases are 1 to 9)"));
   }
 }
 
@@ -207,9 +220,9 @@ int main(int argc, char** argv) {
   for (absl::string_view text :
        absl::StrSplit(absl::GetFlag(FLAGS_cases), ',', absl::SkipEmpty())) {
     int number = 0;
-    if (!absl::SimpleAtoi(text, &number) || number < 1 || number > 8) {
+    if (!absl::SimpleAtoi(text, &number) || number < 1 || number > 9) {
       absl::FPrintF(stderr,
-                    "pieces_bench: --cases takes numbers 1 to 8, not '%s'\n",
+                    "pieces_bench: --cases takes numbers 1 to 9, not '%s'\n",
                     text);
       return 2;
     }

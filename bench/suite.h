@@ -59,9 +59,10 @@ struct Settings {
   int window = 128;         // Units in flight per stream (--window).
   bool verbose = false;     // Mirror the started servers' output.
   std::string echo_server;  // "child" or "in_process" (--echo_server).
-  std::string ghz;          // The ghz binary for case 7 (--ghz).
+  std::string ghz;          // The ghz binary for cases 7 and 9 (--ghz).
+  std::string go_peer;      // Case 9's Go peer (--go_peer); "" skips it.
   std::vector<uint64_t> cpu_rounds;  // Case 3's N, one run each.
-  uint64_t memory_keys = 0;          // Keys case 8 caches (--memory_keys).
+  uint64_t memory_keys = 0;  // Keys cases 8 and 9 cache (--memory_keys).
 };
 
 // A server with a connected channel and stub.

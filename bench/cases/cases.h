@@ -31,6 +31,9 @@ absl::Status RunHotKey(Suite& suite);
 absl::Status RunThroughMainService(Suite& suite);
 // 8: work_service's VmRSS per cached entry.
 absl::Status RunMemory(Suite& suite);
+// 9: pieces beside the Go peer (--go_peer) on each path of issue 12's table:
+// throughput and server CPU per unit or call, and VmRSS per cached entry.
+absl::Status RunAgainstGoPeer(Suite& suite);
 
 }  // namespace pieces::bench
 
