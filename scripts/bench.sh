@@ -7,9 +7,11 @@
 #                                    build, so CI compiles nothing twice)
 #   scripts/bench.sh -- --cases=2,3  anything after -- goes to pieces_bench
 #
-# It fails only if the benchmark cannot run (a build error, a service that does
-# not start, a call that fails), never on a figure: benchmarks report, tests
-# assert. Builds with at most two jobs (the machine is shared).
+# It fails only if the benchmark cannot run (a build error, the Go peer's
+# included, a service that does not start, a call that fails), never on a
+# figure: benchmarks report, tests assert. Builds with at most two jobs (the
+# machine is shared). The Go peer of case 9 is built into BUILD_DIR/go with
+# Go's module proxy (bench/peers/go/build.sh) and given as --go_peer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,4 +39,12 @@ else
 fi
 cmake --build "$build_dir" -j 2 --target pieces_bench
 
-exec "$build_dir/bench/pieces_bench" "${bench_args[@]}"
+# Case 9's Go peer (bench/peers/go). A failed build fails the run: the case
+# must not go missing from CI unnoticed.
+if ! bench/peers/go/build.sh "$build_dir/go"; then
+  echo "scripts/bench.sh: the Go peer did not build (bench/peers/go/build.sh)" >&2
+  exit 1
+fi
+
+exec "$build_dir/bench/pieces_bench" --go_peer="$build_dir/go/pieces-go" \
+  "${bench_args[@]}"
