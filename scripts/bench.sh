@@ -2,7 +2,7 @@
 # Builds the benchmark and runs it (see BENCHMARKS.md).
 #
 #   scripts/bench.sh                 every case, Release build in build-release/
-#                                    (about 5 minutes; quote the ratios)
+#                                    (about 6 minutes; quote the ratios)
 #   scripts/bench.sh --quick         every case briefly, in build/ (the tests'
 #                                    build, so CI compiles nothing twice)
 #   scripts/bench.sh -- --cases=2,3  anything after -- goes to pieces_bench
