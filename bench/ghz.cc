@@ -62,8 +62,8 @@ absl::StatusOr<GhzResult> RunGhz(const GhzOptions& options) {
       absl::StrCat("--data=", options.data),
       absl::StrCat("--concurrency=", options.concurrency),
       "--connections=1",
-      absl::StrCat("--duration=",
-                   absl::ToInt64Milliseconds(options.duration), "ms"),
+      absl::StrCat("--duration=", absl::ToInt64Milliseconds(options.duration),
+                   "ms"),
       "--duration-stop=ignore",
       "--format=summary",
       options.address};
@@ -102,8 +102,8 @@ absl::StatusOr<GhzResult> RunGhz(const GhzOptions& options) {
       // "[OK]   2420 responses"
       const size_t close = line.find(']');
       const absl::string_view code = line.substr(1, close - 1);
-      std::vector<absl::string_view> rest = absl::StrSplit(
-          line.substr(close + 1), ' ', absl::SkipEmpty());
+      std::vector<absl::string_view> rest =
+          absl::StrSplit(line.substr(close + 1), ' ', absl::SkipEmpty());
       uint64_t count = 0;
       if (!rest.empty() && absl::SimpleAtoi(rest[0], &count)) {
         (code == "OK" ? result.ok : result.errors) += count;

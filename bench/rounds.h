@@ -22,18 +22,18 @@ struct Sample {
   absl::Duration p50;
   absl::Duration p99;
   bool has_usage = false;
-  double cpu_us_per_unit = 0;      // Server CPU time, user + system.
-  double switches_per_unit = 0;    // Server context switches.
+  double cpu_us_per_unit = 0;    // Server CPU time, user + system.
+  double switches_per_unit = 0;  // Server context switches.
 };
 
 using MeasureFn = std::function<absl::StatusOr<Sample>()>;
 
 // The rounds of one measurement.
 struct Summary {
-  double rate = 0;       // The median rate.
-  double low = 0;        // The lowest and highest rates seen.
+  double rate = 0;  // The median rate.
+  double low = 0;   // The lowest and highest rates seen.
   double high = 0;
-  absl::Duration p50;    // The medians of the rounds' percentiles.
+  absl::Duration p50;  // The medians of the rounds' percentiles.
   absl::Duration p99;
   bool has_usage = false;  // The medians of the rounds' server usage.
   double cpu_us_per_unit = 0;

@@ -51,8 +51,8 @@ class Caller {
     if (!status.ok()) {
       absl::MutexLock lock(&state_->mu);
       if (state_->errors++ == 0) {
-        state_->first_error = absl::StrCat(status.error_code(), ": ",
-                                           status.error_message());
+        state_->first_error =
+            absl::StrCat(status.error_code(), ": ", status.error_message());
       }
     } else if (phase == kMeasure) {
       latencies_.push_back(latency);

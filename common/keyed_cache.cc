@@ -58,8 +58,7 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
   return ComputeAndPublish(key, compute, std::move(state));
 }
 
-KeyedCache::Lookup KeyedCache::LookupOrClaim(uint64_t key,
-                                             Continuation then) {
+KeyedCache::Lookup KeyedCache::LookupOrClaim(uint64_t key, Continuation then) {
   return LookupOrClaim(key, [&then] { return std::move(then); });
 }
 
@@ -82,8 +81,7 @@ KeyedCache::Lookup KeyedCache::LookupOrClaim(
   return Lookup{Found::kClaimed};
 }
 
-KeyedCache::Outcome KeyedCache::CompleteClaim(uint64_t key,
-                                              ComputeFn compute) {
+KeyedCache::Outcome KeyedCache::CompleteClaim(uint64_t key, ComputeFn compute) {
   std::shared_ptr<InProgress> state;
   {
     absl::MutexLock lock(&mu_);

@@ -77,7 +77,8 @@ class KeyedCache {
   // Returns the cached value of `key`; or waits for the caller computing it
   // and returns that outcome; or, if neither, computes it with `compute`,
   // caches a successful value and returns it.
-  Outcome GetOrCompute(uint64_t key, ComputeFn compute) ABSL_LOCKS_EXCLUDED(mu_);
+  Outcome GetOrCompute(uint64_t key, ComputeFn compute)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // What to run with the outcome of a computation a caller had to wait for.
   using Continuation = absl::AnyInvocable<void(Outcome) &&>;

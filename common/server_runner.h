@@ -6,7 +6,8 @@
 //   pieces::BlockTerminationSignals();  // First, before any thread starts.
 //   pieces::SkipMutexDeadlockDetection();
 //   MyServiceImpl service;
-//   return pieces::RunServer({"my_service", port, grace}, {&service}).ok() ? 0 : 1;
+//   return pieces::RunServer({"my_service", port, grace}, {&service}).ok() ? 0
+//   : 1;
 // }
 #ifndef PIECES_COMMON_SERVER_RUNNER_H_
 #define PIECES_COMMON_SERVER_RUNNER_H_

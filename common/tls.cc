@@ -19,8 +19,8 @@ absl::StatusOr<std::string> ReadPemFile(const char* flag,
                                         const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        flag, ": cannot read ", path, ": ", std::strerror(errno)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": cannot read ", path, ": ", std::strerror(errno)));
   }
   std::ostringstream contents;
   contents << file.rdbuf();

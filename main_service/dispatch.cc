@@ -67,8 +67,7 @@ void Dispatch::Start(const google::protobuf::RepeatedField<uint64_t>* keys) {
   StartAndRelease(legs);
 }
 
-bool Dispatch::RouteLocked(const std::vector<uint32_t>* units,
-                           LegList* legs) {
+bool Dispatch::RouteLocked(const std::vector<uint32_t>* units, LegList* legs) {
   std::shared_ptr<const ReplicaView> view = replicas_->View();
   // Candidates: not failed in this call, and up; if every one of those is
   // down, try the down ones too (a replica that just came back is used at
@@ -95,10 +94,10 @@ bool Dispatch::RouteLocked(const std::vector<uint32_t>* units,
       why = "no replica resolved";
     }
     if (failure_.ok()) {
-      failure_ = grpc::Status(
-          grpc::StatusCode::UNAVAILABLE,
-          absl::StrCat("work_service at ", replicas_->targets(),
-                       " is unavailable: ", why));
+      failure_ =
+          grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                       absl::StrCat("work_service at ", replicas_->targets(),
+                                    " is unavailable: ", why));
     }
     return false;
   }
@@ -115,9 +114,9 @@ bool Dispatch::RouteLocked(const std::vector<uint32_t>* units,
         candidates.size() == 1 ? 0 : RendezvousOwner(key, hashes);
     Leg*& leg = leg_of_candidate[owner];
     if (leg == nullptr) {
-      legs_.push_back(std::make_unique<Leg>(
-          this, static_cast<int32_t>(legs_.size()),
-          view->replicas[candidates[owner]]));
+      legs_.push_back(std::make_unique<Leg>(this,
+                                            static_cast<int32_t>(legs_.size()),
+                                            view->replicas[candidates[owner]]));
       leg = legs_.back().get();
       legs->push_back(leg);
       ++holds_;  // Until the leg's session is done.
@@ -246,13 +245,13 @@ grpc::Status Dispatch::DescribeFailure(const WorkReplica& replica,
   const std::string where =
       replica.name == replica.target
           ? absl::StrCat("work_service at ", replica.name)
-          : absl::StrCat("work_service at ", replica.target, " (",
-                         replica.name, ")");
+          : absl::StrCat("work_service at ", replica.target, " (", replica.name,
+                         ")");
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
-      return grpc::Status(status.error_code(),
-                          absl::StrCat(where, " is unavailable: ",
-                                       status.error_message()));
+      return grpc::Status(
+          status.error_code(),
+          absl::StrCat(where, " is unavailable: ", status.error_message()));
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return grpc::Status(status.error_code(),
                           absl::StrCat("the deadline passed before ", where,

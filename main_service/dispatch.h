@@ -96,10 +96,8 @@ class Dispatch {
   // Drops one hold; the last one calls OnDispatchDone.
   void Release() ABSL_LOCKS_EXCLUDED(mu_);
 
-  void OnLegMessage(Leg* leg, v1::ResultMsg* message)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  void OnLegDone(Leg* leg, const grpc::Status& status)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnLegMessage(Leg* leg, v1::ResultMsg* message) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnLegDone(Leg* leg, const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The status for a session failure on `replica`, naming it.
   grpc::Status DescribeFailure(const WorkReplica& replica,

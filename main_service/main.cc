@@ -13,7 +13,8 @@
 #include "common/tls.h"
 #include "main_service/main_service.h"
 
-ABSL_FLAG(int32_t, port, 50051, "TCP port to listen on, on all interfaces; 0 picks a free one");
+ABSL_FLAG(int32_t, port, 50051,
+          "TCP port to listen on, on all interfaces; 0 picks a free one");
 ABSL_FLAG(std::string, work_address, "localhost:50052",
           "Where the work_service replicas listen: host:port[,host:port...]; "
           "each host may be a DNS name with several addresses (a scaled "
@@ -22,11 +23,14 @@ ABSL_FLAG(std::string, work_address, "localhost:50052",
 ABSL_FLAG(absl::Duration, resolve_interval, absl::Seconds(5),
           "How often --work_address is resolved again, to follow replicas "
           "that come and go (also at once after a replica fails)");
-ABSL_FLAG(uint64_t, max_keys, 100000, "The most keys one Run or RunStream request may carry");
+ABSL_FLAG(uint64_t, max_keys, 100000,
+          "The most keys one Run or RunStream request may carry");
 ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
-          "The largest message accepted; larger ones end the call with RESOURCE_EXHAUSTED");
-ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
-          "After SIGTERM/SIGINT, how long calls in progress may take to finish");
+          "The largest message accepted; larger ones end the call with "
+          "RESOURCE_EXHAUSTED");
+ABSL_FLAG(
+    absl::Duration, grace_period, absl::Seconds(10),
+    "After SIGTERM/SIGINT, how long calls in progress may take to finish");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain of this server; with --tls_key it serves TLS. "
           "With --tls_ca it is also the client certificate shown to "

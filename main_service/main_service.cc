@@ -151,7 +151,8 @@ void AddStats(const v1::Stats& from, v1::Stats* to) {
   const google::protobuf::Reflection* reflection = from.GetReflection();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const google::protobuf::FieldDescriptor* field = descriptor->field(i);
-    if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_UINT64) {
+    if (field->cpp_type() ==
+        google::protobuf::FieldDescriptor::CPPTYPE_UINT64) {
       reflection->SetUInt64(to, field,
                             reflection->GetUInt64(*to, field) +
                                 reflection->GetUInt64(from, field));

@@ -179,8 +179,7 @@ std::shared_ptr<const WorkReplica> WorkReplicas::NewReplica(
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  std::shared_ptr<grpc::ChannelCredentials> credentials =
-      options_.credentials;
+  std::shared_ptr<grpc::ChannelCredentials> credentials = options_.credentials;
   if (credentials == nullptr) {
     credentials = grpc::InsecureChannelCredentials();
   } else if (!entry.host_is_ip) {
@@ -232,9 +231,10 @@ void WorkReplicas::Refresh() {
   std::vector<std::shared_ptr<const WorkReplica>> next;
   for (size_t i = 0; i < names.size(); ++i) {
     if (Find(next, names[i]) != nullptr) continue;  // Two entries, one address.
-    auto same = std::find_if(
-        old.begin(), old.end(),
-        [&](const std::shared_ptr<const WorkReplica>& r) { return r->name == names[i]; });
+    auto same = std::find_if(old.begin(), old.end(),
+                             [&](const std::shared_ptr<const WorkReplica>& r) {
+                               return r->name == names[i];
+                             });
     next.push_back(same != old.end() ? *same
                                      : NewReplica(*name_entries[i], names[i]));
   }
@@ -273,7 +273,8 @@ void WorkReplicas::Refresh() {
   std::vector<std::string> still_down;
   for (const std::string& name : down_) {
     if (Find(replicas_, name) != nullptr &&
-        std::find(recovered.begin(), recovered.end(), name) == recovered.end()) {
+        std::find(recovered.begin(), recovered.end(), name) ==
+            recovered.end()) {
       still_down.push_back(name);
     }
   }
@@ -298,7 +299,8 @@ void WorkReplicas::PublishLocked() {
   std::string line =
       absl::StrCat("main_service: work replicas for ", options_.targets, ": ",
                    described.empty() ? "none" : absl::StrJoin(described, ", "));
-  if (!resolve_error_.empty()) absl::StrAppend(&line, " (", resolve_error_, ")");
+  if (!resolve_error_.empty())
+    absl::StrAppend(&line, " (", resolve_error_, ")");
   if (line != published_) {
     std::fprintf(stderr, "%s\n", line.c_str());
     published_ = std::move(line);

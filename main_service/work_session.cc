@@ -6,8 +6,8 @@
 namespace pieces {
 
 void WorkSession::Start(v1::WorkService::Stub* stub,
-                        grpc::ClientContext* context,
-                        std::vector<Unit> units, Listener* listener) {
+                        grpc::ClientContext* context, std::vector<Unit> units,
+                        Listener* listener) {
   auto* session = new WorkSession(std::move(units), listener);
   // The initial metadata leaves with the first WorkBatch (there always is
   // one, written below) instead of in an operation of its own.

@@ -14,6 +14,7 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   openssl  # tests make their TLS certificates with it
   python3-yaml  # tests/docker/manifests_test.sh parses the manifests
+  clang-format  # scripts/check-format.sh
 )
 for arg in "$@"; do
   case "$arg" in

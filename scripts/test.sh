@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test: the unit and integration tests
+# Checks the formatting of the C++ code (scripts/check-format.sh), builds
+# everything and runs every test: the unit and integration tests
 # (ctest, against the real binaries), the parse of the deployment manifests
 # (tests/docker/manifests_test.sh), then, unless --no-e2e is given, the README's
 # TLS and --reflection=false grpcurl commands against the built binaries
@@ -29,6 +30,7 @@ if ((e2e)) && { ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 
 fi
 
 scripts/install-deps.sh
+scripts/check-format.sh
 
 sanitize="${PIECES_SANITIZE:-}"
 build_dir="build${sanitize:+-${sanitize//,/-}}"

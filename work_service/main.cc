@@ -15,21 +15,28 @@
 #include "work_service/work_function.h"
 #include "work_service/work_service.h"
 
-ABSL_FLAG(int32_t, port, 50052, "TCP port to listen on, on all interfaces; 0 picks a free one");
-ABSL_FLAG(uint32_t, threads, 0, "Threads of the work pool; 0 means one per core");
+ABSL_FLAG(int32_t, port, 50052,
+          "TCP port to listen on, on all interfaces; 0 picks a free one");
+ABSL_FLAG(uint32_t, threads, 0,
+          "Threads of the work pool; 0 means one per core");
 ABSL_FLAG(std::string, work, "echo",
-          "The work run for each key: echo, sleep:DURATION, cpu:N or fail_odd:DURATION");
+          "The work run for each key: echo, sleep:DURATION, cpu:N or "
+          "fail_odd:DURATION");
 ABSL_FLAG(uint64_t, max_in_flight, 1024,
           "Per-session cap on units received and not yet answered; the session "
           "stops reading from the client while it is reached");
 ABSL_FLAG(uint64_t, cache_capacity, 1000000,
-          "The most keys the cache keeps; the least recently used go first. 0: no bound");
-ABSL_FLAG(uint64_t, max_sessions, 1000,
-          "The most Process sessions open at once; more are refused. 0: no limit");
+          "The most keys the cache keeps; the least recently used go first. 0: "
+          "no bound");
+ABSL_FLAG(
+    uint64_t, max_sessions, 1000,
+    "The most Process sessions open at once; more are refused. 0: no limit");
 ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
-          "The largest message accepted; larger ones end the call with RESOURCE_EXHAUSTED");
-ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(10),
-          "After SIGTERM/SIGINT, how long sessions in progress may take to finish");
+          "The largest message accepted; larger ones end the call with "
+          "RESOURCE_EXHAUSTED");
+ABSL_FLAG(
+    absl::Duration, grace_period, absl::Seconds(10),
+    "After SIGTERM/SIGINT, how long sessions in progress may take to finish");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain of this server; with --tls_key it serves TLS");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
@@ -72,7 +79,8 @@ int main(int argc, char** argv) {
   }
   pieces::WorkServiceImpl::Options options;
   options.threads = absl::GetFlag(FLAGS_threads);
-  if (options.threads == 0) options.threads = std::thread::hardware_concurrency();
+  if (options.threads == 0)
+    options.threads = std::thread::hardware_concurrency();
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   options.cache_capacity = absl::GetFlag(FLAGS_cache_capacity);
   options.max_sessions = absl::GetFlag(FLAGS_max_sessions);

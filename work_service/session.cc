@@ -102,9 +102,9 @@ bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
       });
   switch (lookup.found) {
     case KeyedCache::Found::kReady:
-      queue_.push_back(MakeAnswer(
-          unit, KeyedCache::Outcome{lookup.value, /*computed=*/false,
-                                    /*waited=*/false}));
+      queue_.push_back(
+          MakeAnswer(unit, KeyedCache::Outcome{lookup.value, /*computed=*/false,
+                                               /*waited=*/false}));
       break;
     case KeyedCache::Found::kClaimed:
       ++tasks_;
@@ -278,9 +278,10 @@ void Session::RunUnit(Unit unit) {
     Deliver(std::nullopt);
     return;
   }
-  Deliver(MakeAnswer(unit, env_.cache->CompleteClaim(unit.key, [this](uint64_t key) {
-    return env_.work->Compute(key);
-  })));
+  Deliver(MakeAnswer(unit,
+                     env_.cache->CompleteClaim(unit.key, [this](uint64_t key) {
+                       return env_.work->Compute(key);
+                     })));
 }
 
 Session::Answer Session::MakeAnswer(Unit unit,

@@ -14,9 +14,10 @@
 // Threads: OnReadDone/OnWriteDone/OnCancel/OnDone run on gRPC's threads and
 // never block (the cache lookup holds its lock only to read or claim). RunUnit
 // and the parked units' continuations run on the pool. Lock order: mu_, then
-// the cache's lock; the cache runs continuations with its lock released. All state is guarded by mu_, and no
-// gRPC operation (StartRead, StartWrite, Finish) is started with mu_ held,
-// because gRPC may run a reaction inline from inside that call.
+// the cache's lock; the cache runs continuations with its lock released. All
+// state is guarded by mu_, and no gRPC operation (StartRead, StartWrite,
+// Finish) is started with mu_ held, because gRPC may run a reaction inline from
+// inside that call.
 //
 // Lifetime: the session is created by WorkServiceImpl::Process and deletes
 // itself once gRPC is done with it (OnDone) and no pool task refers to it.
@@ -53,7 +54,8 @@ struct SessionEnv {
   size_t max_in_flight;
 };
 
-class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg> {
+class Session final
+    : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg> {
  public:
   explicit Session(const SessionEnv& env);
 
@@ -141,7 +143,7 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
   static constexpr size_t kMaxResultsPerBatch = 2048;
 
   std::deque<Answer> queue_ ABSL_GUARDED_BY(mu_);  // Answers to write.
-  bool batched_ ABSL_GUARDED_BY(mu_) = false;  // The client sent a batch.
+  bool batched_ ABSL_GUARDED_BY(mu_) = false;      // The client sent a batch.
   bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
   bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;      // A write is in flight.
@@ -150,9 +152,9 @@ class Session final : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>
   bool exited_sent_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
   bool finish_started_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has run.
-  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;  // Received, not yet answered.
-  size_t tasks_ ABSL_GUARDED_BY(mu_) = 0;       // Pool tasks holding `this`.
+  bool done_ ABSL_GUARDED_BY(mu_) = false;       // OnDone has run.
+  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;   // Received, not yet answered.
+  size_t tasks_ ABSL_GUARDED_BY(mu_) = 0;        // Pool tasks holding `this`.
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;  // Results written.
 };
 

@@ -45,7 +45,9 @@ class CpuWork final : public WorkFunction {
   absl::StatusOr<uint64_t> Compute(uint64_t key) const override {
     return MixRounds(key, rounds_);
   }
-  std::string Describe() const override { return absl::StrCat("cpu:", rounds_); }
+  std::string Describe() const override {
+    return absl::StrCat("cpu:", rounds_);
+  }
 
  private:
   const uint64_t rounds_;
@@ -87,7 +89,9 @@ class BlockWork final : public WorkFunction {
     }
     return key;
   }
-  std::string Describe() const override { return absl::StrCat("block:", path_); }
+  std::string Describe() const override {
+    return absl::StrCat("block:", path_);
+  }
 
  private:
   static constexpr absl::Duration kMaxBlock = absl::Seconds(30);
@@ -149,8 +153,8 @@ absl::StatusOr<std::unique_ptr<WorkFunction>> MakeWorkFunction(
       return std::make_unique<CpuWork>(rounds);
     }
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--work=", spec, " is not a known work function; ", kAccepted));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--work=", spec, " is not a known work function; ", kAccepted));
 }
 
 }  // namespace pieces

@@ -128,10 +128,9 @@ absl::StatusOr<int> ChildProcess::Stop() {
   kill(pid_, SIGKILL);
   absl::StatusOr<int> killed = Reap(absl::InfiniteDuration());
   if (options_.stop_timeout > absl::ZeroDuration()) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(name_, " did not exit within ",
-                     absl::FormatDuration(options_.stop_timeout),
-                     " of SIGTERM; killed it"));
+    return absl::DeadlineExceededError(absl::StrCat(
+        name_, " did not exit within ",
+        absl::FormatDuration(options_.stop_timeout), " of SIGTERM; killed it"));
   }
   return killed;
 }
@@ -151,8 +150,7 @@ absl::StatusOr<int> ChildProcess::Reap(absl::Duration timeout) {
   int status = 0;
   waitpid(pid_, &status, 0);
   reaped_ = true;
-  exit_code_ =
-      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return exit_code_;
 }
 
@@ -187,8 +185,7 @@ void ChildProcess::ReadOutput() {
   output_changed_.SignalAll();
 }
 
-bool ChildProcess::AwaitOutput(absl::string_view text,
-                               absl::Duration timeout) {
+bool ChildProcess::AwaitOutput(absl::string_view text, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   absl::MutexLock lock(&mu_);
   while (!output_closed_ && !absl::StrContains(output_, text)) {
@@ -298,9 +295,9 @@ absl::StatusOr<ChildProcess::Usage> ChildProcess::ReadUsage() const {
   return usage;
 }
 
-absl::StatusOr<ServiceProcess> StartService(const std::string& path,
-                                            std::vector<std::string> flags,
-                                            const ChildProcessOptions& options) {
+absl::StatusOr<ServiceProcess> StartService(
+    const std::string& path, std::vector<std::string> flags,
+    const ChildProcessOptions& options) {
   bool has_port = false;
   for (const std::string& flag : flags) {
     has_port = has_port || absl::StartsWith(flag, "--port=");

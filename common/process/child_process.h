@@ -17,7 +17,8 @@
 //   if (!work.ok()) return work.status();
 //   ... talk to work->address ...
 //   work->process->Signal(SIGTERM);
-//   absl::StatusOr<int> exit_code = work->process->AwaitExit(absl::Seconds(10));
+//   absl::StatusOr<int> exit_code =
+//   work->process->AwaitExit(absl::Seconds(10));
 //
 // Linux only: die_with_parent is PR_SET_PDEATHSIG, and ResidentBytes() and
 // ReadUsage() read /proc.

@@ -37,8 +37,7 @@ Fn Real(const char* symbol) {
 }
 
 // The real function named `symbol`, of type `Fn`, looked up once.
-#define PIECES_REAL(Fn, symbol) \
-  static const auto real = Real<Fn>(symbol)
+#define PIECES_REAL(Fn, symbol) static const auto real = Real<Fn>(symbol)
 
 // abseil evaluates a waiter's Condition on whichever thread holds the lock at
 // the time, inside its own code, where the edges on the mutex's address are
@@ -101,14 +100,16 @@ void Mutex::ReaderLockWhen(const Condition& cond) {
 // The *WithTimeout/*WithDeadline forms hold the lock on return either way.
 bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
-              "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+              "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_"
+              "9ConditionENS0_8DurationE");
   const bool met = real(this, cond, timeout);
   Acquire(this);
   return met;
 }
 bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Time),
-              "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+              "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_"
+              "9ConditionENS0_4TimeE");
   const bool met = real(this, cond, deadline);
   Acquire(this);
   return met;
@@ -116,7 +117,8 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond,
                                       absl::Duration timeout) {
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
-              "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+              "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_"
+              "9ConditionENS0_8DurationE");
   const bool met = real(this, cond, timeout);
   Acquire(this);
   return met;
@@ -124,7 +126,8 @@ bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond,
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond,
                                        absl::Time deadline) {
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Time),
-              "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+              "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_"
+              "9ConditionENS0_4TimeE");
   const bool met = real(this, cond, deadline);
   Acquire(this);
   return met;
@@ -152,37 +155,42 @@ void Mutex::Await(const Condition& cond) {
 }
 bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
   PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Duration),
-              "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+              "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_"
+              "8DurationE");
   Release(this);
   const bool met = real(this, cond, timeout);
   Acquire(this);
   return met;
 }
 bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
-  PIECES_REAL(bool (*)(Mutex*, const Condition&, absl::Time),
-              "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  PIECES_REAL(
+      bool (*)(Mutex*, const Condition&, absl::Time),
+      "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   Release(this);
   const bool met = real(this, cond, deadline);
   Acquire(this);
   return met;
 }
 void CondVar::Wait(Mutex* mu) {
-  PIECES_REAL(void (*)(CondVar*, Mutex*), "_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE");
+  PIECES_REAL(void (*)(CondVar*, Mutex*),
+              "_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE");
   Release(mu);
   real(this, mu);
   Acquire(mu);
 }
 bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration timeout) {
-  PIECES_REAL(bool (*)(CondVar*, Mutex*, absl::Duration),
-              "_ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
+  PIECES_REAL(
+      bool (*)(CondVar*, Mutex*, absl::Duration),
+      "_ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
   Release(mu);
   const bool timed_out = real(this, mu, timeout);
   Acquire(mu);
   return timed_out;
 }
 bool CondVar::WaitWithDeadline(Mutex* mu, absl::Time deadline) {
-  PIECES_REAL(bool (*)(CondVar*, Mutex*, absl::Time),
-              "_ZN4absl7debian37CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE");
+  PIECES_REAL(
+      bool (*)(CondVar*, Mutex*, absl::Time),
+      "_ZN4absl7debian37CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE");
   Release(mu);
   const bool timed_out = real(this, mu, deadline);
   Acquire(mu);

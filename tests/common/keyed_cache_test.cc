@@ -48,7 +48,9 @@ class BlockingCompute {
   }
 
   // Blocks until the first call has started; returns whether it did.
-  bool AwaitStarted() { return started_.WaitForNotificationWithTimeout(kTimeout); }
+  bool AwaitStarted() {
+    return started_.WaitForNotificationWithTimeout(kTimeout);
+  }
   void Release() { release_.Notify(); }
   int calls() const { return calls_.load(); }
 
@@ -129,9 +131,8 @@ TEST(KeyedCacheTest, FirstCallComputesSecondIsServedFromCache) {
 TEST(KeyedCacheTest, ConcurrentSameKeyComputesOnce) {
   constexpr int kThreads = 16;
   KeyedCache cache;
-  BlockingCompute compute([](uint64_t key) -> absl::StatusOr<uint64_t> {
-    return key * 3 + 1;
-  });
+  BlockingCompute compute(
+      [](uint64_t key) -> absl::StatusOr<uint64_t> { return key * 3 + 1; });
   Callers callers(cache, /*key=*/42, compute, kThreads);
 
   // Every caller but the one computing must be waiting before we release it.
@@ -225,7 +226,8 @@ TEST(KeyedCacheTest, FailureReleasesWaitersWithTheSameErrorAndIsNotCached) {
   EXPECT_EQ(cache.size(), 1u);
 }
 
-TEST(KeyedCacheTest, ThrowingComputeBecomesInternalErrorAndIsNotLeftInProgress) {
+TEST(KeyedCacheTest,
+     ThrowingComputeBecomesInternalErrorAndIsNotLeftInProgress) {
   constexpr int kThreads = 4;
   KeyedCache cache;
   BlockingCompute compute([](uint64_t) -> absl::StatusOr<uint64_t> {
@@ -272,9 +274,8 @@ TEST(KeyedCacheTest, SpuriousWakeUpsAreHarmless) {
   constexpr int kWaiters = kThreads - 1;
   constexpr int kRounds = 5;
   KeyedCache cache;
-  BlockingCompute compute([](uint64_t key) -> absl::StatusOr<uint64_t> {
-    return key ^ 0xff;
-  });
+  BlockingCompute compute(
+      [](uint64_t key) -> absl::StatusOr<uint64_t> { return key ^ 0xff; });
   Callers callers(cache, /*key=*/11, compute, kThreads);
 
   ASSERT_TRUE(compute.AwaitStarted());
@@ -372,7 +373,8 @@ TEST(KeyedCacheTest, RandomizedStressComputesEachKeyOnce) {
       for (int i = 0; i < kCallsPerThread; ++i) {
         const uint64_t key = pick(rng);
         KeyedCache::Outcome o = cache.GetOrCompute(key, compute);
-        if (!o.value.ok() || *o.value != value_of(key)) wrong_values.fetch_add(1);
+        if (!o.value.ok() || *o.value != value_of(key))
+          wrong_values.fetch_add(1);
         if (o.computed) computed.fetch_add(1);
       }
     });
@@ -430,7 +432,8 @@ TEST(KeyedCacheBoundedTest, EvictsTheLeastRecentlyUsedReadyKey) {
 
 TEST(KeyedCacheBoundedTest, KeyInProgressIsNeverEvicted) {
   KeyedCache cache(/*capacity=*/1);
-  BlockingCompute slow([](uint64_t key) { return absl::StatusOr<uint64_t>(key); });
+  BlockingCompute slow(
+      [](uint64_t key) { return absl::StatusOr<uint64_t>(key); });
   Callers callers(cache, /*key=*/100, slow, /*n=*/3);
   ASSERT_TRUE(slow.AwaitStarted());
   ASSERT_TRUE(cache.AwaitWaiting(2, kTimeout));
@@ -473,14 +476,18 @@ TEST(KeyedCacheBoundedTest, UnboundedKeepsEverything) {
 namespace pieces {
 namespace {
 
-TEST(KeyedCacheParkTest, WaitersParkWithoutBlockingAndAreCompletedByTheComputer) {
+TEST(KeyedCacheParkTest,
+     WaitersParkWithoutBlockingAndAreCompletedByTheComputer) {
   KeyedCache cache;
-  BlockingCompute slow([](uint64_t key) { return absl::StatusOr<uint64_t>(key + 1); });
+  BlockingCompute slow(
+      [](uint64_t key) { return absl::StatusOr<uint64_t>(key + 1); });
   std::optional<KeyedCache::Outcome> computer_outcome;
   std::thread computer([&] {
     computer_outcome = cache.GetOrComputeOrPark(
         5, [&slow](uint64_t k) { return slow(k); },
-        [](KeyedCache::Outcome) { ADD_FAILURE() << "the computer never parks"; });
+        [](KeyedCache::Outcome) {
+          ADD_FAILURE() << "the computer never parks";
+        });
   });
   ASSERT_TRUE(slow.AwaitStarted());
 
@@ -519,11 +526,13 @@ TEST(KeyedCacheParkTest, WaitersParkWithoutBlockingAndAreCompletedByTheComputer)
 
 TEST(KeyedCacheParkTest, ParkedWaitersGetTheFailureAndTheKeyIsNotCached) {
   KeyedCache cache;
-  BlockingCompute failing(
-      [](uint64_t) { return absl::StatusOr<uint64_t>(absl::UnavailableError("down")); });
+  BlockingCompute failing([](uint64_t) {
+    return absl::StatusOr<uint64_t>(absl::UnavailableError("down"));
+  });
   std::thread computer([&] {
-    cache.GetOrComputeOrPark(9, [&failing](uint64_t k) { return failing(k); },
-                             [](KeyedCache::Outcome) {});
+    cache.GetOrComputeOrPark(
+        9, [&failing](uint64_t k) { return failing(k); },
+        [](KeyedCache::Outcome) {});
   });
   ASSERT_TRUE(failing.AwaitStarted());
   absl::Status parked_status;

@@ -35,9 +35,8 @@ class Latch {
   // Returns whether the count reached zero within `timeout`.
   bool Wait(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return left_ <= 0;
-    };
+    auto done = [this]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return left_ <= 0; };
     return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
   }
 

@@ -136,24 +136,26 @@ class TlsTest : public ::testing::Test {
     ASSERT_TRUE(process.ok()) << process.status();
     absl::StatusOr<int> exit_code = (*process)->AwaitExit(absl::Seconds(30));
     ASSERT_TRUE(exit_code.ok()) << exit_code.status();
-    ASSERT_EQ(*exit_code, 0) << "openssl " << absl::StrJoin(args, " ")
-                             << " failed:\n" << (*process)->output();
+    ASSERT_EQ(*exit_code, 0)
+        << "openssl " << absl::StrJoin(args, " ") << " failed:\n"
+        << (*process)->output();
   }
 
   // Small EC keys: quick to make, and every TLS stack takes them.
   std::vector<std::string> NewKey(const std::string& name) {
-    return {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", File(name + ".key")};
+    return {"-newkey",          "ec",
+            "-pkeyopt",         "ec_paramgen_curve:prime256v1",
+            "-nodes",           "-keyout",
+            File(name + ".key")};
   }
 
   void MakeCa(const std::string& name, const std::string& common_name) {
     std::vector<std::string> args = {"req", "-x509"};
     for (std::string& arg : NewKey(name)) args.push_back(arg);
-    args.insert(args.end(),
-                {"-out", File(name + ".pem"), "-days", "1", "-subj",
-                 "/CN=" + common_name, "-addext",
-                 "basicConstraints=critical,CA:TRUE", "-addext",
-                 "keyUsage=critical,keyCertSign,cRLSign"});
+    args.insert(args.end(), {"-out", File(name + ".pem"), "-days", "1", "-subj",
+                             "/CN=" + common_name, "-addext",
+                             "basicConstraints=critical,CA:TRUE", "-addext",
+                             "keyUsage=critical,keyCertSign,cRLSign"});
     Openssl(args);
   }
 
@@ -257,8 +259,7 @@ grpc::Status CallGetStats(const std::shared_ptr<grpc::Channel>& channel,
 // (a) The whole path encrypted and authenticated: caller → main with mutual
 // TLS, main → work with mutual TLS.
 TEST_F(TlsTest, MutualTlsFromCallerThroughMainToWork) {
-  ServiceProcess work =
-      StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
+  ServiceProcess work = StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
   std::vector<std::string> main_flags = TlsFlags(Pair("server"), Ca());
   main_flags.push_back("--work_address=" + work.address);
   ServiceProcess main = StartMainServiceOrFail(main_flags);
@@ -302,8 +303,7 @@ TEST_F(TlsTest, PlaintextClientFailsAgainstTlsServer) {
 
 // (c) Mutual TLS admits only certificates signed by --tls_ca.
 TEST_F(TlsTest, ClientCertificateFromAnotherCaIsRefusedByWork) {
-  ServiceProcess work =
-      StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
+  ServiceProcess work = StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
   ASSERT_TRUE(work.process);
 
   const KeyPair stranger = Pair("stranger");
@@ -323,8 +323,7 @@ TEST_F(TlsTest, ClientCertificateFromAnotherCaIsRefusedByWork) {
 // (d) main_service whose client certificate work_service does not accept:
 // Run is UNAVAILABLE and names work_service, and no session reaches it.
 TEST_F(TlsTest, MainWithWrongClientCertificateGetsUnavailableNamingWork) {
-  ServiceProcess work =
-      StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
+  ServiceProcess work = StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
   // main verifies work against the right CA but presents a certificate of
   // another CA, which is also the one it serves its callers with.
   std::vector<std::string> main_flags = TlsFlags(Pair("stranger"), Ca());
@@ -349,8 +348,7 @@ TEST_F(TlsTest, MainWithWrongClientCertificateGetsUnavailableNamingWork) {
 
 // (d') main_service without TLS towards work_service with TLS: the same.
 TEST_F(TlsTest, PlaintextMainTowardsMutualTlsWorkGetsUnavailableNamingWork) {
-  ServiceProcess work =
-      StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
+  ServiceProcess work = StartWorkServiceOrFail(TlsFlags(Pair("server"), Ca()));
   ServiceProcess main =
       StartMainServiceOrFail({"--work_address=" + work.address});
   ASSERT_TRUE(work.process && main.process);
@@ -369,8 +367,9 @@ TEST_F(TlsTest, ReflectionCanBeSwitchedOff) {
     std::string service_name;
     ServiceProcess (*start)(std::vector<std::string>);
   };
-  for (const Case& c : {Case{"pieces.v1.WorkService", &StartWorkServiceOrFail},
-                        Case{"pieces.v1.MainService", &StartMainServiceOrFail}}) {
+  for (const Case& c :
+       {Case{"pieces.v1.WorkService", &StartWorkServiceOrFail},
+        Case{"pieces.v1.MainService", &StartMainServiceOrFail}}) {
     SCOPED_TRACE(c.service_name);
     ServiceProcess on = c.start({});
     ServiceProcess off = c.start({"--reflection=false"});
@@ -379,8 +378,8 @@ TEST_F(TlsTest, ReflectionCanBeSwitchedOff) {
     std::string listing;
     grpc::Status status = CallRaw(PlaintextChannel(on.address), kReflectionInfo,
                                   kListServicesRequest, &listing);
-    ASSERT_TRUE(status.ok()) << status.error_code() << ": "
-                             << status.error_message();
+    ASSERT_TRUE(status.ok())
+        << status.error_code() << ": " << status.error_message();
     EXPECT_THAT(listing, HasSubstr(c.service_name));
 
     status = CallRaw(PlaintextChannel(off.address), kReflectionInfo,
@@ -412,8 +411,8 @@ TEST_F(TlsTest, BadTlsFlagsStopTheProgramWithExitCodeTwo) {
         "--tls_ca=" + File("missing.pem")},
        "--tls_ca: cannot read"},
   };
-  for (const std::string& binary : {testing::WorkServiceBinary(),
-                                    testing::MainServiceBinary()}) {
+  for (const std::string& binary :
+       {testing::WorkServiceBinary(), testing::MainServiceBinary()}) {
     for (const Case& c : cases) {
       SCOPED_TRACE(absl::StrCat(binary, " ", absl::StrJoin(c.flags, " ")));
       std::vector<std::string> flags = c.flags;

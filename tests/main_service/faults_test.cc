@@ -14,8 +14,8 @@
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
 #include "tests/testing/gate.h"
-#include "tests/testing/main_client.h"
 #include "tests/testing/joining_thread.h"
+#include "tests/testing/main_client.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 
@@ -66,7 +66,8 @@ TEST(FaultsTest, WorkServiceKilledDuringRunIsUnavailableQuicklyThenRecovers) {
   EXPECT_LT(answered - killed, absl::Seconds(20));
 
   // A new work_service on the same port: main serves again, unrestarted.
-  ServiceProcess back = StartWorkServiceOrFail({"--port=" + std::to_string(port), "--work=echo"});
+  ServiceProcess back =
+      StartWorkServiceOrFail({"--port=" + std::to_string(port), "--work=echo"});
   grpc::Status recovered;
   v1::RunReply reply;
   for (absl::Time end = absl::Now() + absl::Seconds(15); absl::Now() < end;) {

@@ -16,8 +16,8 @@
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
 #include "tests/testing/gate.h"
-#include "tests/testing/main_client.h"
 #include "tests/testing/joining_thread.h"
+#include "tests/testing/main_client.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 #include "work_service/work_function.h"
@@ -28,8 +28,8 @@ namespace {
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::CallRun;
 using ::pieces::testing::Gate;
-using ::pieces::testing::NewMainStub;
 using ::pieces::testing::JoiningThread;
+using ::pieces::testing::NewMainStub;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::RunRequestOf;
 using ::pieces::testing::StartMainServiceOrFail;
@@ -152,7 +152,8 @@ TEST(MainServiceTest, UnreachableWorkServiceIsUnavailableThenRecovers) {
   const int port = work.port;
   work.process.reset();  // Stopped (and checked) by the harness.
 
-  ServiceProcess main = StartMainServiceOrFail({"--work_address=localhost:" + std::to_string(port)});
+  ServiceProcess main = StartMainServiceOrFail(
+      {"--work_address=localhost:" + std::to_string(port)});
   auto stub = NewMainStub(main.address);
   v1::RunReply reply;
   const absl::Time start = absl::Now();
@@ -166,7 +167,8 @@ TEST(MainServiceTest, UnreachableWorkServiceIsUnavailableThenRecovers) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(50));
 
   // work_service comes back on the same port; main is not restarted.
-  ServiceProcess back = StartWorkServiceOrFail({"--port=" + std::to_string(port)});
+  ServiceProcess back =
+      StartWorkServiceOrFail({"--port=" + std::to_string(port)});
   grpc::Status recovered;
   for (absl::Time end = absl::Now() + absl::Seconds(15); absl::Now() < end;) {
     recovered = CallRun(*stub, RunRequestOf({1, 2}), &reply);
@@ -283,7 +285,8 @@ TEST(MainServiceTest, SigtermLetsRunsInProgressFinishThenExitsZero) {
   caller.Join();
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(reply.results_size(), 2);
-  absl::StatusOr<int> exit_code = pair.main.process->AwaitExit(absl::Seconds(20));
+  absl::StatusOr<int> exit_code =
+      pair.main.process->AwaitExit(absl::Seconds(20));
   ASSERT_TRUE(exit_code.ok()) << exit_code.status();
   EXPECT_EQ(*exit_code, 0);
 }

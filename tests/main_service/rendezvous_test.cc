@@ -68,7 +68,8 @@ TEST(RendezvousTest, KeysSpreadEvenly) {
   const std::vector<uint64_t> hashes = Hashes(kThree);
   std::vector<int> count(hashes.size());
   const int keys = 30000;
-  for (uint64_t key = 0; key < keys; ++key) ++count[RendezvousOwner(key, hashes)];
+  for (uint64_t key = 0; key < keys; ++key)
+    ++count[RendezvousOwner(key, hashes)];
   const double mean = keys / 3.0;
   for (int c : count) {
     EXPECT_LT(c, mean * 1.05);
@@ -101,7 +102,8 @@ TEST(RendezvousTest, ANewcomerTakesKeysOnlyForItself) {
     const uint64_t before = three[RendezvousOwner(key, three)];
     const uint64_t after = four[RendezvousOwner(key, four)];
     if (after != before) {
-      EXPECT_EQ(after, four[3]) << "key " << key << " moved between old replicas";
+      EXPECT_EQ(after, four[3])
+          << "key " << key << " moved between old replicas";
       ++taken;
     }
   }

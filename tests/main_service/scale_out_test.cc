@@ -20,8 +20,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
-#include "tests/testing/main_client.h"
 #include "tests/testing/joining_thread.h"
+#include "tests/testing/main_client.h"
 #include "tests/testing/test_process.h"
 #include "tests/testing/work_client.h"
 
@@ -55,13 +55,15 @@ Cluster StartCluster(const std::vector<std::vector<std::string>>& flags) {
     addresses.push_back(cluster.works.back().address);
   }
   cluster.work_address = absl::StrJoin(addresses, ",");
-  cluster.main = StartMainServiceOrFail({"--work_address=" + cluster.work_address});
+  cluster.main =
+      StartMainServiceOrFail({"--work_address=" + cluster.work_address});
   cluster.stub = NewMainStub(cluster.main.address);
   return cluster;
 }
 
 Cluster StartCluster(int replicas, const std::vector<std::string>& work_flags) {
-  return StartCluster(std::vector<std::vector<std::string>>(replicas, work_flags));
+  return StartCluster(
+      std::vector<std::vector<std::string>>(replicas, work_flags));
 }
 
 v1::ClusterStats ClusterStats(v1::MainService::Stub& stub) {
@@ -96,7 +98,8 @@ std::vector<uint64_t> Range(uint64_t first, uint64_t count) {
   return keys;
 }
 
-TEST(ScaleOutTest, EachKeyIsComputedOnceAcrossThreeReplicasAndKeysSpreadEvenly) {
+TEST(ScaleOutTest,
+     EachKeyIsComputedOnceAcrossThreeReplicasAndKeysSpreadEvenly) {
   Cluster cluster = StartCluster(3, {"--work=echo", "--threads=2"});
   // 10,000 keys, each requested three times: in order, reversed, shuffled.
   std::vector<uint64_t> keys = Range(0, 10000);
@@ -134,7 +137,8 @@ TEST(ScaleOutTest, EachKeyIsComputedOnceAcrossThreeReplicasAndKeysSpreadEvenly) 
   EXPECT_EQ(computed, stats.total().computed());
   // The per-replica figures are the replicas' own.
   for (const ServiceProcess& work : cluster.works) {
-    absl::StatusOr<v1::Stats> own = testing::GetStats(*NewWorkStub(work.address));
+    absl::StatusOr<v1::Stats> own =
+        testing::GetStats(*NewWorkStub(work.address));
     ASSERT_TRUE(own.ok()) << own.status();
     const std::string name = "127.0.0.1:" + std::to_string(work.port);
     auto listed = std::find_if(
@@ -190,7 +194,9 @@ TEST(ScaleOutTest, AReplicaKilledInTheMiddleOfARunLosesNoResult) {
 
   grpc::Status status;
   v1::RunReply reply;
-  JoiningThread caller([&] { status = CallRun(*cluster.stub, keys, &reply, absl::Seconds(60)); });
+  JoiningThread caller([&] {
+    status = CallRun(*cluster.stub, keys, &reply, absl::Seconds(60));
+  });
   // Kill it once it has done some of its share, with most still to do.
   absl::StatusOr<v1::Stats> before = AwaitStats(
       *victim_stub, [](const v1::Stats& s) { return s.computed() >= 50; });
@@ -243,10 +249,11 @@ TEST(ScaleOutTest, AReplicaThatComesBackGetsItsKeysAgainWithoutRestartingMain) {
   v1::ClusterStats stats;
   do {
     stats = ClusterStats(*cluster.stub);
-  } while ((stats.replicas_answered() != 3 ||
-            !std::all_of(stats.replicas().begin(), stats.replicas().end(),
-                         [](const v1::ReplicaStats& r) { return r.routable(); })) &&
-           absl::Now() < deadline);
+  } while (
+      (stats.replicas_answered() != 3 ||
+       !std::all_of(stats.replicas().begin(), stats.replicas().end(),
+                    [](const v1::ReplicaStats& r) { return r.routable(); })) &&
+      absl::Now() < deadline);
   ASSERT_EQ(stats.replicas_answered(), 3u);
 
   status = CallRun(*cluster.stub, Range(0, 3000), &reply);
@@ -270,9 +277,9 @@ TEST(ScaleOutTest, NoReplicaLeftIsUnavailableNamingTheAddress) {
   v1::RunReply reply;
   grpc::Status status = CallRun(*cluster.stub, Range(0, 100), &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_THAT(status.error_message(),
-              HasSubstr("work_service at " + cluster.work_address +
-                        " is unavailable"));
+  EXPECT_THAT(
+      status.error_message(),
+      HasSubstr("work_service at " + cluster.work_address + " is unavailable"));
   v1::ClusterStats stats = ClusterStats(*cluster.stub);
   EXPECT_EQ(stats.replicas_size(), 2);
   EXPECT_EQ(stats.replicas_answered(), 0u);

@@ -25,7 +25,8 @@ using ::testing::HasSubstr;
 // A resolver whose answers the test sets.
 class FakeDns {
  public:
-  void Set(const std::string& host, absl::StatusOr<std::vector<std::string>> names) {
+  void Set(const std::string& host,
+           absl::StatusOr<std::vector<std::string>> names) {
     absl::MutexLock lock(&mu_);
     answers_.insert_or_assign(host, std::move(names));
   }
@@ -35,7 +36,8 @@ class FakeDns {
                -> absl::StatusOr<std::vector<std::string>> {
       absl::MutexLock lock(&mu_);
       auto it = answers_.find(host);
-      if (it == answers_.end()) return absl::UnavailableError("unknown host " + host);
+      if (it == answers_.end())
+        return absl::UnavailableError("unknown host " + host);
       return it->second;
     };
   }
@@ -64,9 +66,9 @@ absl::StatusOr<std::unique_ptr<WorkReplicas>> Make(
 
 TEST(WorkReplicasTest, MalformedAddressesAreRefusedWithTheReason) {
   FakeDns dns;
-  for (const char* bad : {"", " , ", "work_service", "work_service:", ":50052",
-                          "work_service:0", "work_service:70000",
-                          "work_service:http", "[::1:50052"}) {
+  for (const char* bad :
+       {"", " , ", "work_service", "work_service:", ":50052", "work_service:0",
+        "work_service:70000", "work_service:http", "[::1:50052"}) {
     absl::StatusOr<std::unique_ptr<WorkReplicas>> replicas = Make(bad, &dns);
     ASSERT_FALSE(replicas.ok()) << "'" << bad << "' was accepted";
     EXPECT_EQ(replicas.status().code(), absl::StatusCode::kInvalidArgument);
@@ -81,8 +83,8 @@ TEST(WorkReplicasTest, ListsEveryAddressOfEveryEntrySortedWithoutRepeats) {
   auto replicas = Make("dns:///work:50052, other:7000", &dns);
   ASSERT_TRUE(replicas.ok()) << replicas.status();
   auto view = (*replicas)->View();
-  EXPECT_THAT(Names(*view), ElementsAre("10.0.0.2:50052", "10.0.0.3:50052",
-                                        "10.0.0.9:7000"));
+  EXPECT_THAT(Names(*view),
+              ElementsAre("10.0.0.2:50052", "10.0.0.3:50052", "10.0.0.9:7000"));
   EXPECT_THAT(view->down, ElementsAre(false, false, false));
   EXPECT_EQ(view->replicas[2]->target, "other:7000");
   EXPECT_TRUE(view->resolve_error.empty());
@@ -128,7 +130,8 @@ TEST(WorkReplicasTest, ANameThatNoLongerExistsHasNoReplica) {
   dns.Set("work", std::vector<std::string>{"10.0.0.2:50052"});
   auto replicas = Make("work:50052,other:50052", &dns);
   ASSERT_TRUE(replicas.ok()) << replicas.status();
-  dns.Set("work", absl::NotFoundError("cannot resolve 'work': Name or service not known"));
+  dns.Set("work", absl::NotFoundError(
+                      "cannot resolve 'work': Name or service not known"));
   (*replicas)->Refresh();
   auto view = (*replicas)->View();
   EXPECT_TRUE(view->replicas.empty());
@@ -197,7 +200,8 @@ TEST(WorkReplicasTest, AReplicaThatStaysAwayStaysDown) {
 }
 
 TEST(ResolveDnsTest, LocalhostIsItsIpv4AddressOnly) {
-  absl::StatusOr<std::vector<std::string>> names = ResolveDns("localhost", "50052");
+  absl::StatusOr<std::vector<std::string>> names =
+      ResolveDns("localhost", "50052");
   ASSERT_TRUE(names.ok()) << names.status();
   EXPECT_THAT(*names, ElementsAre("127.0.0.1:50052"));
   names = ResolveDns("::1", "50052");

@@ -1,6 +1,7 @@
-// Linked into a test-only copy of work_service (work_service_with_planted_defect,
-// never installed or shipped) to prove that the test harness sees what a
-// service does wrong at its very end, after a test's last call:
+// Linked into a test-only copy of work_service
+// (work_service_with_planted_defect, never installed or shipped) to prove that
+// the test harness sees what a service does wrong at its very end, after a
+// test's last call:
 //
 //   --planted_defect=exit   exits with code 3 instead of 0
 //   --planted_defect=leak   leaks 4096 bytes (LeakSanitizer reports it at exit)

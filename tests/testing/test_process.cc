@@ -68,16 +68,18 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> StartTestProcess(
   return ChildProcess::Start(path, args, TestOptions());
 }
 
-absl::StatusOr<ServiceProcess> StartTestService(const std::string& path,
-                                                std::vector<std::string> flags) {
+absl::StatusOr<ServiceProcess> StartTestService(
+    const std::string& path, std::vector<std::string> flags) {
   return StartService(path, std::move(flags), TestOptions());
 }
 
-absl::StatusOr<ServiceProcess> StartWorkService(std::vector<std::string> flags) {
+absl::StatusOr<ServiceProcess> StartWorkService(
+    std::vector<std::string> flags) {
   return StartTestService(WorkServiceBinary(), std::move(flags));
 }
 
-absl::StatusOr<ServiceProcess> StartMainService(std::vector<std::string> flags) {
+absl::StatusOr<ServiceProcess> StartMainService(
+    std::vector<std::string> flags) {
   return StartTestService(MainServiceBinary(), std::move(flags));
 }
 

@@ -99,9 +99,9 @@ absl::StatusOr<v1::Stats> AwaitStats(
     absl::StatusOr<v1::Stats> stats = GetStats(stub);
     if (!stats.ok() || done(*stats)) return stats;
     if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "stats never reached the expected state; last: ",
-          stats->ShortDebugString()));
+      return absl::DeadlineExceededError(
+          absl::StrCat("stats never reached the expected state; last: ",
+                       stats->ShortDebugString()));
     }
     absl::SleepFor(absl::Milliseconds(10));
   }

@@ -48,7 +48,8 @@ absl::StatusOr<v1::Stats> GetStats(v1::WorkService::Stub& stub);
 // Asks for the stats until `done` holds for them (the service offers no
 // event to wait for), or `timeout` passes; returns the last stats seen.
 absl::StatusOr<v1::Stats> AwaitStats(
-    v1::WorkService::Stub& stub, const std::function<bool(const v1::Stats&)>& done,
+    v1::WorkService::Stub& stub,
+    const std::function<bool(const v1::Stats&)>& done,
     absl::Duration timeout = absl::Seconds(10));
 
 }  // namespace pieces::testing

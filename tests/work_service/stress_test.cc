@@ -36,9 +36,9 @@ struct SessionReport {
   bool cancelled = false;
   grpc::Status status;
   uint64_t results = 0;
-  bool duplicate = false;         // An id answered twice.
-  bool wrong = false;             // A wrong value or a missing error.
-  bool after_exited = false;      // A message after Exited.
+  bool duplicate = false;     // An id answered twice.
+  bool wrong = false;         // A wrong value or a missing error.
+  bool after_exited = false;  // A message after Exited.
   bool exited = false;
   uint64_t exited_completed = 0;
 };
@@ -98,7 +98,8 @@ SessionReport RunOneSession(const std::string& address, uint64_t seed) {
   return report;
 }
 
-TEST(StressTest, ConcurrentSessionsWithFailuresAndCancellationsKeepTheInvariants) {
+TEST(StressTest,
+     ConcurrentSessionsWithFailuresAndCancellationsKeepTheInvariants) {
   absl::StatusOr<ServiceProcess> service =
       StartWorkService({"--work=fail_odd:0s", "--threads=2"});
   ASSERT_TRUE(service.ok()) << service.status();

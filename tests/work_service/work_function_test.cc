@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <future>
-#include <cstdint>
 #include <limits>
 #include <memory>
 #include <string>
@@ -22,8 +22,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr uint64_t kKeys[] = {0, 1, 2, 42, 1000003,
-                              std::numeric_limits<uint64_t>::max()};
+constexpr uint64_t kKeys[] = {
+    0, 1, 2, 42, 1000003, std::numeric_limits<uint64_t>::max()};
 
 // Makes the work function for `spec`, failing the test if it is rejected.
 std::unique_ptr<WorkFunction> MustMake(const std::string& spec) {
@@ -174,8 +174,8 @@ TEST_P(BadSpecTest, IsInvalidArgumentNamingTheSpec) {
 INSTANTIATE_TEST_SUITE_P(
     WorkFunctionTest, BadSpecTest,
     ::testing::Values("", "bogus", "sleep", "sleep:", "sleep:abc", "sleep:-1s",
-                      "sleep:inf", "sleep:-inf", "sleep:1", "cpu", "cpu:",
-                      "cpu:-5", "cpu:abc", "cpu:1.5", "cpu:0x10",
+                      "sleep:inf", "sleep:-inf", "sleep:1", "cpu",
+                      "cpu:", "cpu:-5", "cpu:abc", "cpu:1.5", "cpu:0x10",
                       "cpu:18446744073709551616", "echo:1", "echo:", "ECHO",
                       "fail_odd", "fail_odd:", "fail_odd:-1s", "fail_odd:inf",
                       "block", "block:", ":"));

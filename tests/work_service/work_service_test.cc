@@ -85,7 +85,8 @@ std::vector<uint64_t> Iota(uint64_t n) {
 }
 
 TEST(WorkServiceTest, RepeatedKeyInOneSessionComputesOnceEveryTime) {
-  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:20ms", "--threads=4"});
+  ServiceProcess service =
+      StartWorkServiceOrFail({"--work=sleep:20ms", "--threads=4"});
   ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   for (uint64_t key = 1000; key < 1030; ++key) {
@@ -109,7 +110,8 @@ TEST(WorkServiceTest, RepeatedKeyInOneSessionComputesOnceEveryTime) {
 
 TEST(WorkServiceTest, ExitedComesLastAfterEveryResult) {
   // Exit arrives while all the work is still queued or running.
-  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:50ms", "--threads=2"});
+  ServiceProcess service =
+      StartWorkServiceOrFail({"--work=sleep:50ms", "--threads=2"});
   ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   std::vector<uint64_t> keys = {11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
@@ -119,7 +121,8 @@ TEST(WorkServiceTest, ExitedComesLastAfterEveryResult) {
 }
 
 TEST(WorkServiceTest, HalfCloseMeansExit) {
-  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:30ms", "--threads=2"});
+  ServiceProcess service =
+      StartWorkServiceOrFail({"--work=sleep:30ms", "--threads=2"});
   ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   SessionOutcome outcome = RunSession(
@@ -137,7 +140,8 @@ TEST(WorkServiceTest, ExitWithNoWorkGetsExitedAtOnce) {
 }
 
 TEST(WorkServiceTest, ConcurrentSessionsComputeEachKeyOnce) {
-  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:5ms", "--threads=4"});
+  ServiceProcess service =
+      StartWorkServiceOrFail({"--work=sleep:5ms", "--threads=4"});
   ASSERT_NE(service.process, nullptr);
   constexpr int kSessions = 8;
   constexpr uint64_t kKeys = 50;
@@ -164,7 +168,8 @@ TEST(WorkServiceTest, ConcurrentSessionsComputeEachKeyOnce) {
   }
   EXPECT_EQ(new_per_key.size(), kKeys);
   for (const auto& [key, count] : new_per_key) {
-    EXPECT_EQ(count, 1) << "key " << key << " was computed " << count << " times";
+    EXPECT_EQ(count, 1) << "key " << key << " was computed " << count
+                        << " times";
   }
   auto stub = NewWorkStub(service.address);
   absl::StatusOr<v1::Stats> stats = GetStats(*stub);
@@ -194,7 +199,8 @@ TEST(WorkServiceTest, FailureReachesWaitersAndIsNotCached) {
       continue;
     }
     ASSERT_TRUE(result.has_error()) << result.ShortDebugString();
-    EXPECT_EQ(result.error().code(), static_cast<int>(grpc::StatusCode::INTERNAL));
+    EXPECT_EQ(result.error().code(),
+              static_cast<int>(grpc::StatusCode::INTERNAL));
     EXPECT_THAT(result.error().message(), HasSubstr("key 1"));
     EXPECT_EQ(result.performed(), v1::PERFORMED_UNSPECIFIED);
     if (message.empty()) message = result.error().message();
@@ -218,7 +224,8 @@ TEST(WorkServiceTest, FailureReachesWaitersAndIsNotCached) {
 }
 
 TEST(WorkServiceTest, BatchedSessionGetsItsResultsInBatches) {
-  ServiceProcess service = StartWorkServiceOrFail({"--work=sleep:20ms", "--threads=2"});
+  ServiceProcess service =
+      StartWorkServiceOrFail({"--work=sleep:20ms", "--threads=2"});
   ASSERT_NE(service.process, nullptr);
   auto stub = NewWorkStub(service.address);
   v1::WorkMsg batch;
@@ -274,7 +281,9 @@ TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
        {WorkMessage(1, 20), ExitMessage(), WorkMessage(2, 21)},
        grpc::StatusCode::FAILED_PRECONDITION,
        "after Exit"},
-      {"empty message", {v1::WorkMsg()}, grpc::StatusCode::INVALID_ARGUMENT,
+      {"empty message",
+       {v1::WorkMsg()},
+       grpc::StatusCode::INVALID_ARGUMENT,
        "set none"},
       {"exit twice",
        {WorkMessage(1, 40), ExitMessage(), ExitMessage()},
@@ -282,22 +291,22 @@ TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
        "second Exit"},
       {"empty batch",
        {[] {
-          v1::WorkMsg message;
-          message.mutable_batch();
-          return message;
-        }()},
+         v1::WorkMsg message;
+         message.mutable_batch();
+         return message;
+       }()},
        grpc::StatusCode::INVALID_ARGUMENT,
        "at least one Work"},
       {"duplicate id inside a batch",
        {[] {
-          v1::WorkMsg message;
-          for (int i = 0; i < 2; ++i) {
-            v1::Work* work = message.mutable_batch()->add_works();
-            work->set_id(3);
-            work->set_key(50 + i);
-          }
-          return message;
-        }()},
+         v1::WorkMsg message;
+         for (int i = 0; i < 2; ++i) {
+           v1::Work* work = message.mutable_batch()->add_works();
+           work->set_id(3);
+           work->set_key(50 + i);
+         }
+         return message;
+       }()},
        grpc::StatusCode::INVALID_ARGUMENT,
        "id=3 was already used"},
   };
@@ -322,7 +331,8 @@ TEST(WorkServiceTest, BadInputEndsTheSessionWithAClearStatus) {
   EXPECT_TRUE(stats.ok()) << stats.status();
 }
 
-TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache) {
+TEST(WorkServiceTest,
+     CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache) {
   // Units block until the gate opens: A's cancel lands while its first two
   // units run, however slow the machine.
   ServiceProcess service;
@@ -335,7 +345,8 @@ TEST(WorkServiceTest, CancelledSessionIsCleanedUpAndItsStartedWorkFillsTheCache)
   // 103 wait in the queue.
   grpc::ClientContext cancelled_context;
   auto cancelled = stub->Process(&cancelled_context);
-  for (uint64_t i = 0; i < 4; ++i) ASSERT_TRUE(cancelled->Write(WorkMessage(i, 100 + i)));
+  for (uint64_t i = 0; i < 4; ++i)
+    ASSERT_TRUE(cancelled->Write(WorkMessage(i, 100 + i)));
   // A write returns once it is sent, not once the service has queued it:
   // wait, so that B's unit cannot overtake 101 in the pool's queue.
   ASSERT_TRUE(AwaitStats(*stub, [](const v1::Stats& s) {

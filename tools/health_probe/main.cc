@@ -1,13 +1,13 @@
 // health_probe: one grpc.health.v1.Health/Check call.
-// Exit 0 only when the server answers SERVING; otherwise print one line saying why
-// and exit 1 (the code Docker's HEALTHCHECK reads as "unhealthy").
+// Exit 0 only when the server answers SERVING; otherwise print one line saying
+// why and exit 1 (the code Docker's HEALTHCHECK reads as "unhealthy").
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -16,9 +16,12 @@
 #include "absl/time/time.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
 
-ABSL_FLAG(std::string, addr, "localhost:50051", "host:port of the gRPC server to check");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(3), "deadline of the Check call, e.g. 500ms, 3s");
-ABSL_FLAG(std::string, service, "", "service name to check; empty means the whole server");
+ABSL_FLAG(std::string, addr, "localhost:50051",
+          "host:port of the gRPC server to check");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(3),
+          "deadline of the Check call, e.g. 500ms, 3s");
+ABSL_FLAG(std::string, service, "",
+          "service name to check; empty means the whole server");
 
 namespace {
 
@@ -33,7 +36,8 @@ constexpr int kUnhealthy = 1;
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Calls grpc.health.v1.Health/Check; exits 0 only if the answer is SERVING.\n"
+      "Calls grpc.health.v1.Health/Check; exits 0 only if the answer is "
+      "SERVING.\n"
       "Usage: health_probe [--addr=host:port] [--timeout=3s] [--service=name]");
   absl::ParseCommandLine(argc, argv);
 
@@ -45,27 +49,34 @@ int main(int argc, char** argv) {
     return kUnhealthy;
   }
 
-  auto stub = Health::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  auto stub = Health::NewStub(
+      grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   absl::ToChronoMilliseconds(timeout));
 
   HealthCheckRequest req;
   req.set_service(service);
   HealthCheckResponse resp;
   const grpc::Status st = stub->Check(&ctx, req, &resp);
 
-  const std::string what = service.empty() ? addr : addr + " service \"" + service + "\"";
+  const std::string what =
+      service.empty() ? addr : addr + " service \"" + service + "\"";
   if (!st.ok()) {
     // grpc::StatusCode and absl::StatusCode share their numbering.
     std::cerr << "health_probe: " << what << ": check failed: "
-              << absl::StatusCodeToString(static_cast<absl::StatusCode>(st.error_code()))
-              << (st.error_message().empty() ? "" : ": " + st.error_message()) << "\n";
+              << absl::StatusCodeToString(
+                     static_cast<absl::StatusCode>(st.error_code()))
+              << (st.error_message().empty() ? "" : ": " + st.error_message())
+              << "\n";
     return kUnhealthy;
   }
-  const std::string status = HealthCheckResponse::ServingStatus_Name(resp.status());
+  const std::string status =
+      HealthCheckResponse::ServingStatus_Name(resp.status());
   if (resp.status() != HealthCheckResponse::SERVING) {
     std::cerr << "health_probe: " << what << ": status "
-              << (status.empty() ? std::to_string(resp.status()) : status) << "\n";
+              << (status.empty() ? std::to_string(resp.status()) : status)
+              << "\n";
     return kUnhealthy;
   }
   std::cout << "health_probe: " << what << ": SERVING\n";

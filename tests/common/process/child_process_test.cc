@@ -55,9 +55,9 @@ TEST(ChildProcessTest, KeepsStdoutAndStderrAndReportsTheExitCode) {
 }
 
 TEST(ChildProcessTest, ReadsThePortOfTheListeningLine) {
-  std::unique_ptr<ChildProcess> process = StartShell(
-      "echo 'x listening on 0.0.0.0:4321'; exec sleep 30",
-      ChildProcessOptions());
+  std::unique_ptr<ChildProcess> process =
+      StartShell("echo 'x listening on 0.0.0.0:4321'; exec sleep 30",
+                 ChildProcessOptions());
   ASSERT_NE(process, nullptr);
   absl::StatusOr<int> port = process->AwaitPort(kTimeout);
   ASSERT_TRUE(port.ok()) << port.status();
