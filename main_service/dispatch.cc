@@ -209,6 +209,7 @@ void Dispatch::OnLegMessage(Leg* leg, v1::ResultMsg* message) {
       leg->exited_ = true;
       return;
     }
+    case v1::ResultMsg::kDraining:  // Per-call sessions end by themselves.
     case v1::ResultMsg::MSG_NOT_SET:
       return;
   }

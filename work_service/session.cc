@@ -59,6 +59,7 @@ void Session::HandleMessage(Ops& ops) {
       }
       exit_received_ = true;
       return;
+    case v1::WorkMsg::kCancel:  // Not yet supported: treated as unknown.
     case v1::WorkMsg::MSG_NOT_SET:
       FinishWith(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
