@@ -23,6 +23,16 @@ ABSL_FLAG(std::string, work_address, "localhost:50052",
 ABSL_FLAG(absl::Duration, resolve_interval, absl::Seconds(5),
           "How often --work_address is resolved again, to follow replicas "
           "that come and go (also at once after a replica fails)");
+ABSL_FLAG(uint32_t, work_sessions, 1,
+          "The most Process sessions kept open to each work_service replica, "
+          "shared by every call; another opens only while every open one is "
+          "writing or full");
+ABSL_FLAG(uint32_t, work_window, 512,
+          "The most units unanswered on one session to work_service; keep it "
+          "below work_service's --max_in_flight, so that it always reads");
+ABSL_FLAG(uint32_t, work_call_share, 256,
+          "The most units of one call unanswered on one replica: what keeps a "
+          "big call from holding back the others on a shared session");
 ABSL_FLAG(uint64_t, max_keys, 100000,
           "The most keys one Run or RunStream request may carry");
 ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
@@ -77,12 +87,25 @@ int main(int argc, char** argv) {
   options.resolve_interval = absl::GetFlag(FLAGS_resolve_interval);
   options.max_keys = absl::GetFlag(FLAGS_max_keys);
   options.work_credentials = *work_credentials;
+  options.link.sessions = absl::GetFlag(FLAGS_work_sessions);
+  options.link.window = absl::GetFlag(FLAGS_work_window);
+  options.link.per_owner = absl::GetFlag(FLAGS_work_call_share);
+  if (options.link.sessions == 0 || options.link.window == 0 ||
+      options.link.per_owner == 0) {
+    absl::FPrintF(stderr,
+                  "main_service: --work_sessions, --work_window and "
+                  "--work_call_share must be at least 1\n");
+    return 2;
+  }
   absl::FPrintF(stderr,
-                "main_service: work_address=%s (%s) max_keys=%d serving=%s "
+                "main_service: work_address=%s (%s) work_sessions=%d "
+                "work_window=%d work_call_share=%d max_keys=%d serving=%s "
                 "reflection=%s\n",
                 options.work_address,
                 tls.ca.empty() ? "plaintext" : "TLS with client certificate",
-                options.max_keys, pieces::DescribeServerSecurity(tls),
+                options.link.sessions, options.link.window,
+                options.link.per_owner, options.max_keys,
+                pieces::DescribeServerSecurity(tls),
                 absl::GetFlag(FLAGS_reflection) ? "on" : "off");
   absl::StatusOr<std::unique_ptr<pieces::MainServiceImpl>> service =
       pieces::MainServiceImpl::Create(options);
@@ -99,6 +122,8 @@ int main(int argc, char** argv) {
   server.credentials = *server_credentials;
   server.reflection = absl::GetFlag(FLAGS_reflection);
   absl::Status status = pieces::RunServer(server, {service->get()});
+  // Every call has ended: Exit on each shared session, and its Exited.
+  (*service)->CloseLinks(absl::Now() + server.grace_period);
   if (!status.ok()) {
     // The message names the program already.
     absl::FPrintF(stderr, "%s\n", status.message());

@@ -18,18 +18,15 @@
 namespace pieces {
 namespace {
 
-// A Run call: results gathered in request order.
-// Threads: the constructor runs on gRPC's thread for the call; OnResult on
-// the sessions' threads, concurrently, each unit once (each writes its own
-// element of the reply, made in advance); OnDispatchDone once, after them;
-// OnCancel on any.
-class RunCall final : public grpc::ServerUnaryReactor,
-                      public Dispatch::Receiver {
+// A Run call: results gathered in request order, answered all at once.
+// Threads: see call.h; Take writes its own element of the reply (made in
+// advance), under the call's lock.
+class RunCall final : public grpc::ServerUnaryReactor, public Call {
  public:
   RunCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
           const v1::RunRequest* request, v1::RunReply* reply)
-      : reply_(reply),
-        dispatch_(service->replicas(), service->counters(), context, this) {
+      : Call(service->replicas(), service->counters()), reply_(reply) {
+    (void)context;
     if (absl::Status status = service->Validate(*request); !status.ok()) {
       Finish(ToGrpcStatus(status));
       return;
@@ -37,80 +34,86 @@ class RunCall final : public grpc::ServerUnaryReactor,
     const int n = request->keys_size();
     reply_->mutable_results()->Reserve(n);
     for (int i = 0; i < n; ++i) reply_->add_results();
-    dispatch_.Start(&request->keys());
+    Start(request->keys());
   }
 
-  void OnResult(v1::Result* result) override {
+  void OnCancel() override {
+    Abort(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+  }
+  void OnDone() override { ReactorDone(); }
+
+ private:
+  void Take(v1::Result* result) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     reply_->mutable_results(static_cast<int>(result->id()))->Swap(result);
   }
 
-  void OnDispatchDone(const grpc::Status& status) override {
+  void End(const grpc::Status& status) override {
     if (status.ok()) reply_->set_completed(reply_->results_size());
     Finish(status);
   }
 
-  void OnCancel() override { dispatch_.Cancel(); }
-
-  void OnDone() override { delete this; }
-
- private:
   v1::RunReply* const reply_;
-  Dispatch dispatch_;
 };
 
 // A RunStream call: each result is forwarded as it arrives, through a write
-// queue with one write in flight, then one Exited. The call finishes once
-// the dispatch is done and every queued message is written.
-// Threads: as RunCall, plus OnWriteDone on gRPC's threads. State is guarded
-// by mu_; StartWrite and Finish are called with mu_ released, because gRPC
-// may run a reaction inline from them.
+// queue with one write in flight, then one Exited. The call finishes once it
+// has ended and every queued message is written.
+// Threads: as RunCall, plus OnWriteDone on gRPC's threads. The queue is
+// guarded by the call's mu_; StartWrite and Finish are called with it
+// released, because gRPC may run a reaction inline from them.
 class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
-                            public Dispatch::Receiver {
+                            public Call {
  public:
   RunStreamCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
                 const v1::RunRequest* request)
-      : keys_(request->keys_size()),
-        dispatch_(service->replicas(), service->counters(), context, this) {
+      : Call(service->replicas(), service->counters()),
+        keys_(request->keys_size()) {
+    (void)context;
     if (absl::Status status = service->Validate(*request); !status.ok()) {
       Finish(ToGrpcStatus(status));
       return;
     }
-    dispatch_.Start(&request->keys());
-  }
-
-  void OnResult(v1::Result* result) override {
-    Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      // The caller gets one Result per message, as the contract says.
-      if (!write_failed_) queue_.emplace_back().mutable_result()->Swap(result);
-    });
-  }
-
-  void OnDispatchDone(const grpc::Status& status) override {
-    Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      if (status.ok() && !write_failed_) {
-        queue_.emplace_back().mutable_exited()->set_completed(keys_);
-      }
-      dispatch_status_ = status;
-    });
+    Start(request->keys());
   }
 
   void OnWriteDone(bool ok) override {
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       writing_ = false;
       if (!ok) {
-        // The client is gone: drop what is queued; the work is cancelled below.
+        // The client is gone: drop what is queued; the work is cancelled.
         write_failed_ = true;
         queue_.clear();
       }
     });
-    if (!ok) dispatch_.Cancel();
+    if (!ok) {
+      Abort(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+    }
   }
 
-  void OnCancel() override { dispatch_.Cancel(); }
-
-  void OnDone() override { delete this; }
+  void OnCancel() override {
+    Abort(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+  }
+  void OnDone() override { ReactorDone(); }
 
  private:
+  void Take(v1::Result* result) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // The caller gets one Result per message, as the contract says.
+    if (!write_failed_) queue_.emplace_back().mutable_result()->Swap(result);
+  }
+
+  void Flush() override {
+    Step([]() {});
+  }
+
+  void End(const grpc::Status& status) override {
+    Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (status.ok() && !write_failed_) {
+        queue_.emplace_back().mutable_exited()->set_completed(keys_);
+      }
+      end_status_ = status;
+    });
+  }
+
   // Applies `change` under mu_, then starts the write or the Finish that has
   // become possible.
   template <typename Change>
@@ -125,24 +128,22 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
         queue_.pop_front();
         writing_ = true;
         write = true;
-      } else if (!writing_ && dispatch_status_.has_value() && !finished_) {
+      } else if (!writing_ && end_status_.has_value() && !finished_) {
         finished_ = true;
-        finish = *dispatch_status_;
+        finish = *end_status_;
       }
     }
     if (write) StartWrite(&out_);
-    if (finish.has_value()) Finish(*finish);  // `this` may be gone after it.
+    if (finish.has_value()) Finish(*finish);
   }
 
   const uint64_t keys_;
-  Dispatch dispatch_;
-  absl::Mutex mu_;
   std::deque<v1::ResultMsg> queue_ ABSL_GUARDED_BY(mu_);
   v1::ResultMsg out_;  // Touched only while writing_.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<grpc::Status> dispatch_status_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> end_status_ ABSL_GUARDED_BY(mu_);
 };
 
 // Adds every (uint64) field of `from` to the same field of `to`.
@@ -236,11 +237,16 @@ absl::StatusOr<std::unique_ptr<MainServiceImpl>> MainServiceImpl::Create(
   replica_options.targets = options.work_address;
   replica_options.credentials = options.work_credentials;
   replica_options.resolve_interval = options.resolve_interval;
+  replica_options.link = options.link;
   absl::StatusOr<std::unique_ptr<WorkReplicas>> replicas =
       WorkReplicas::Create(std::move(replica_options));
   if (!replicas.ok()) return replicas.status();
   return std::unique_ptr<MainServiceImpl>(
       new MainServiceImpl(options, *std::move(replicas)));
+}
+
+void MainServiceImpl::CloseLinks(absl::Time deadline) {
+  replicas_->CloseLinks(deadline);
 }
 
 MainServiceImpl::MainServiceImpl(const Options& options,

@@ -1,12 +1,12 @@
-// The MainService implementation. Each Run or RunStream call hands its keys
-// to a Dispatch (dispatch.h), which runs them on the work service replicas
-// (work_replicas.h): one Process session per replica involved, each key on
-// the replica that owns it.
+// The MainService implementation. Each Run or RunStream call is a Call
+// (call.h): its keys go, each to the replica that owns it (router.h), over
+// the long-lived Process sessions shared by every call (replica_link.h) to
+// the work service replicas (work_replicas.h).
 //
 // Run collects the results and answers with them in request order; RunStream
-// forwards each as it arrives, then one Exited. The caller's deadline and
-// cancellation carry over to the work sessions. GetClusterStats asks every
-// replica for its Stats.
+// forwards each as it arrives, then one Exited. When the caller cancels or
+// its deadline passes, its units are cancelled on the replicas. GetClusterStats
+// asks every replica for its Stats.
 //
 // Thread safety: gRPC calls the methods on its own threads; nothing in them
 // blocks. The object must outlive the server that serves it.
@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
-#include "main_service/dispatch.h"
+#include "main_service/call.h"
 #include "main_service/work_replicas.h"
 #include "pieces/v1/main_service.grpc.pb.h"
 
@@ -42,6 +42,8 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
     // How to reach work_service: TLS or plaintext (see MakeChannelCredentials
     // in common/tls.h). Null means plaintext.
     std::shared_ptr<grpc::ChannelCredentials> work_credentials;
+    // How the shared sessions to each replica are used.
+    ReplicaLink::Options link;
   };
 
   // INVALID_ARGUMENT when options.work_address is malformed.
@@ -65,7 +67,11 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
   absl::Status Validate(const v1::RunRequest& request) const;
 
   WorkReplicas* replicas() { return replicas_.get(); }
-  Dispatch::Counters* counters() { return &counters_; }
+  Call::Counters* counters() { return &counters_; }
+
+  // After the server has stopped: ends the shared sessions to the replicas
+  // (see WorkReplicas::CloseLinks).
+  void CloseLinks(absl::Time deadline);
 
  private:
   MainServiceImpl(const Options& options,
@@ -75,7 +81,7 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
   const Options options_;
   const std::unique_ptr<WorkReplicas> replicas_;
 
-  Dispatch::Counters counters_;
+  Call::Counters counters_;
 };
 
 }  // namespace pieces

@@ -160,6 +160,17 @@ void WorkReplicas::RequestRefresh() {
   refresh_requested_ = true;
 }
 
+void WorkReplicas::CloseLinks(absl::Time deadline) {
+  std::vector<std::shared_ptr<const WorkReplica>> replicas;
+  {
+    absl::MutexLock lock(&mu_);
+    replicas = replicas_;
+  }
+  // Every link ends its sessions at once; then each is waited for.
+  for (const auto& replica : replicas) replica->link->StartClose();
+  for (const auto& replica : replicas) replica->link->AwaitClosed(deadline);
+}
+
 void WorkReplicas::ReportUnavailable(const std::string& name) {
   absl::MutexLock lock(&mu_);
   refresh_requested_ = true;
@@ -192,6 +203,8 @@ std::shared_ptr<const WorkReplica> WorkReplicas::NewReplica(
   replica->hash = ReplicaNameHash(name);
   replica->channel = grpc::CreateCustomChannel(name, credentials, args);
   replica->stub = v1::WorkService::NewStub(replica->channel);
+  replica->link =
+      std::make_shared<ReplicaLink>(name, replica->channel, options_.link);
   return replica;
 }
 

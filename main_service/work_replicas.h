@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "main_service/replica_link.h"
 #include "pieces/v1/work_service.grpc.pb.h"
 
 namespace pieces {
@@ -47,6 +48,8 @@ struct WorkReplica {
   uint64_t hash = 0;  // ReplicaNameHash(name).
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::WorkService::Stub> stub;
+  // The shared Process sessions to it, over `channel`.
+  std::shared_ptr<ReplicaLink> link;
 };
 
 // The replicas at one moment. Immutable.
@@ -76,6 +79,8 @@ class WorkReplicas {
     std::shared_ptr<grpc::ChannelCredentials> credentials;
     absl::Duration resolve_interval = absl::Seconds(5);
     absl::Duration retry_interval = absl::Milliseconds(500);
+    // How each replica's shared sessions are used.
+    ReplicaLink::Options link;
     // Null: DNS (getaddrinfo). Tests give their own.
     Resolver resolver;
   };
@@ -101,6 +106,11 @@ class WorkReplicas {
   // Resolves every entry and checks the replicas that are down, now, on the
   // calling thread; returns when done.
   void Refresh() ABSL_LOCKS_EXCLUDED(refresh_mu_, mu_);
+
+  // Ends the shared sessions of every replica (ReplicaLink::Close): each
+  // sends Exit once its units are answered. Returns once all have ended, or
+  // after cancelling those left at `deadline`.
+  void CloseLinks(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& targets() const { return options_.targets; }
 
