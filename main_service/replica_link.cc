@@ -21,8 +21,7 @@ constexpr size_t kMaxBatch = 512;
 class ReplicaLink::Session final
     : public grpc::ClientBidiReactor<v1::WorkMsg, v1::ResultMsg> {
  public:
-  explicit Session(std::shared_ptr<ReplicaLink> link)
-      : link(std::move(link)) {}
+  explicit Session(std::shared_ptr<ReplicaLink> link) : link(std::move(link)) {}
 
   void OnWriteDone(bool ok) override { link->OnWriteDone(this, ok); }
   void OnReadDone(bool ok) override {
@@ -145,9 +144,9 @@ size_t ReplicaLink::Cancel(Owner* owner) {
   return dropped;
 }
 
-void ReplicaLink::Close(absl::Time deadline) {
+ReplicaLink::Closed ReplicaLink::Close(absl::Time deadline) {
   StartClose();
-  AwaitClosed(deadline);
+  return AwaitClosed(deadline);
 }
 
 void ReplicaLink::StartClose() {
@@ -165,15 +164,16 @@ void ReplicaLink::StartClose() {
   Execute(ops);
 }
 
-void ReplicaLink::AwaitClosed(absl::Time deadline) {
+ReplicaLink::Closed ReplicaLink::AwaitClosed(absl::Time deadline) {
   Ops cancel;
   mu_.Lock();
   auto all_done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return sessions_.empty();
   };
   if (mu_.AwaitWithDeadline(absl::Condition(&all_done), deadline)) {
+    const Closed closed = {exited_, 0};
     mu_.Unlock();
-    return;
+    return closed;
   }
   // Past the deadline: cancel what is left (its units come back as lost).
   for (Session* session : sessions_) {
@@ -185,6 +185,7 @@ void ReplicaLink::AwaitClosed(absl::Time deadline) {
   Execute(cancel);
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(&all_done));
+  return {exited_, cancel.cancel.size()};
 }
 
 void ReplicaLink::MakeReadyLocked(Queue* queue) {
@@ -207,11 +208,10 @@ void ReplicaLink::TakeWaitingLocked(Ops& ops) {
   std::vector<Queue*> emptied;
   for (auto& [owner, queue] : queues_) {
     if (queue->waiting() == 0) continue;
-    ops.lost.push_back(
-        {owner,
-         std::vector<Unit>(queue->units.begin() + queue->next,
-                           queue->units.end()),
-         grpc::Status()});
+    ops.lost.push_back({owner,
+                        std::vector<Unit>(queue->units.begin() + queue->next,
+                                          queue->units.end()),
+                        grpc::Status()});
     queue->units.clear();
     queue->next = 0;
     emptied.push_back(queue.get());
@@ -240,8 +240,8 @@ bool ReplicaLink::FillLocked(Session* session) {
     Queue* queue = ready_.front();
     ready_.pop_front();
     queue->ready = false;
-    const size_t n = std::min({room, options_.per_owner - queue->in_flight,
-                               queue->waiting()});
+    const size_t n = std::min(
+        {room, options_.per_owner - queue->in_flight, queue->waiting()});
     for (size_t i = 0; i < n; ++i) {
       const Unit unit = queue->units[queue->next++];
       const uint64_t id = session->next_id++;
@@ -322,8 +322,7 @@ void ReplicaLink::Execute(Ops& ops) {
                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
                          for (Session* session : sessions) {
                            if (--session->starting == 0 &&
-                               session->read_ended &&
-                               !session->hold_released) {
+                               session->read_ended && !session->hold_released) {
                              session->hold_released = true;
                              release.push_back(session);
                            }
@@ -347,11 +346,11 @@ void ReplicaLink::OnMessage(Session* session) {
       auto it = session->slots.find(result->id());
       if (it == session->slots.end()) {
         if (session->error.ok()) {
-          session->error = grpc::Status(
-              grpc::StatusCode::INTERNAL,
-              absl::StrCat("work_service at ", name_,
-                           " answered an unknown or repeated id ",
-                           result->id()));
+          session->error =
+              grpc::Status(grpc::StatusCode::INTERNAL,
+                           absl::StrCat("work_service at ", name_,
+                                        " answered an unknown or repeated id ",
+                                        result->id()));
         }
         return;
       }
@@ -431,6 +430,7 @@ void ReplicaLink::OnSessionDone(Session* session, const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     sessions_.erase(std::find(sessions_.begin(), sessions_.end(), session));
     grpc::Status why = session->error.ok() ? status : session->error;
+    if (why.ok() && session->half_closed) ++exited_;
     if (why.ok() && !session->slots.empty()) {
       why = grpc::Status(
           grpc::StatusCode::INTERNAL,

@@ -108,11 +108,18 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   // gets Exited. Waits until all have ended or `deadline` passes, then
   // cancels the rest and waits for them. Units sent afterwards are lost
   // (UNAVAILABLE).
-  void Close(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
+  struct Closed;
+  Closed Close(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   // Close in two steps, to close several links at once: StartClose returns
   // at once, AwaitClosed waits as Close does.
+  // AwaitClosed returns how many sessions ended with Exited (since the link
+  // was made) and how many it had to cancel.
+  struct Closed {
+    size_t exited = 0;
+    size_t cancelled = 0;
+  };
   void StartClose() ABSL_LOCKS_EXCLUDED(mu_);
-  void AwaitClosed(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
+  Closed AwaitClosed(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Units sent and not yet answered, and sessions open; for tests and stats.
   size_t in_flight() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -144,8 +151,7 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   // Plans a write (units, cancels, or the half-close) on each session that
   // can take one; if units still wait and every session is busy, opens
   // another.
-  void PlanWritesLocked(Ops& ops)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PlanWritesLocked(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fills the session's next message from what waits; false if nothing.
   bool FillLocked(Session* session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes every unit that waits to be sent; for a replica that drains.
@@ -177,6 +183,8 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   size_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
   // Close has started: no new session, no new unit.
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // Sessions that ended with Exited and OK.
+  size_t exited_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pieces

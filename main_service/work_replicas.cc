@@ -168,7 +168,16 @@ void WorkReplicas::CloseLinks(absl::Time deadline) {
   }
   // Every link ends its sessions at once; then each is waited for.
   for (const auto& replica : replicas) replica->link->StartClose();
-  for (const auto& replica : replicas) replica->link->AwaitClosed(deadline);
+  ReplicaLink::Closed all;
+  for (const auto& replica : replicas) {
+    const ReplicaLink::Closed closed = replica->link->AwaitClosed(deadline);
+    all.exited += closed.exited;
+    all.cancelled += closed.cancelled;
+  }
+  std::fprintf(stderr,
+               "main_service: sessions to work_service closed: %zu ended with "
+               "Exited, %zu cancelled at the deadline\n",
+               all.exited, all.cancelled);
 }
 
 void WorkReplicas::ReportUnavailable(const std::string& name) {
