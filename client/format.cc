@@ -78,6 +78,7 @@ std::string ShortDuration(absl::Duration duration) {
 
 std::string PerSecond(double rate) {
   if (!std::isfinite(rate) || rate < 0) return "-/s";
+  if (rate == 0) return "0/s";
   if (rate >= 100) return absl::StrFormat("%.0f/s", rate);
   if (rate >= 10) return absl::StrFormat("%.1f/s", rate);
   return absl::StrFormat("%.2f/s", rate);

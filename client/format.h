@@ -23,7 +23,7 @@ std::string JsonString(absl::string_view text);
 std::string ShortDuration(absl::Duration duration);
 
 // A rate such as 1234.5 per second for people: "1234/s", "12.5/s",
-// "0.25/s".
+// "0.25/s", "0/s".
 std::string PerSecond(double rate);
 
 }  // namespace pieces::client

@@ -11,6 +11,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "client/commands.h"
@@ -65,6 +67,14 @@ int UsageError(const std::string& message) {
 int main(int argc, char** argv) {
   using ::pieces::client::kExitUsage;
   absl::SetProgramUsageMessage(kUsage);
+  // --help lists the flags of this file (absl's default looks for a file
+  // named after the program).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "client/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   const std::vector<std::string> raw_args(argv + 1, argv + argc);
   if (absl::Status flags = pieces::client::CheckFlags(raw_args); !flags.ok()) {
     return UsageError(std::string(flags.message()));

@@ -112,6 +112,13 @@ TEST(FormatTest, StatusCodeNames) {
   EXPECT_EQ(StatusCodeName(99), "CODE_99");
 }
 
+TEST(FormatTest, Rates) {
+  EXPECT_EQ(PerSecond(1234.5), "1234/s");
+  EXPECT_EQ(PerSecond(12.54), "12.5/s");
+  EXPECT_EQ(PerSecond(0.25), "0.25/s");
+  EXPECT_EQ(PerSecond(0), "0/s");
+}
+
 TEST(FormatTest, ShortDurations) {
   EXPECT_EQ(ShortDuration(absl::Milliseconds(420)), "0.42s");
   EXPECT_EQ(ShortDuration(absl::Seconds(12.34)), "12.3s");
