@@ -98,8 +98,12 @@ int RunKeys(v1::MainService::StubInterface& stub, const RunOptions& options,
   const bool results_only =
       options.results != RunOptions::Results::kSummaryOnly;
   FILE* summary_to = results_only || !status.ok() ? output.err : output.out;
-  absl::FPrintF(summary_to, "%s",
-                FormatRunSummary(sink.tally(), options.keys.size(), wall_time));
+  // A call that failed before any result has nothing to sum up.
+  if (status.ok() || sink.tally().results > 0) {
+    absl::FPrintF(
+        summary_to, "%s",
+        FormatRunSummary(sink.tally(), options.keys.size(), wall_time));
+  }
   if (!status.ok()) {
     absl::FPrintF(output.err, "pieces: %s\n",
                   DescribeFailure("RunStream", options.address, status));

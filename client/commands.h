@@ -53,7 +53,9 @@ struct RunOptions {
 };
 
 // `pieces run`: RunStream with options.keys, each result printed as it
-// comes (per options.results), then the summary.
+// comes (per options.results), then the summary. When the call fails, the
+// summary of the results that came (if any) goes to output.err, then the
+// status.
 int RunKeys(v1::MainService::StubInterface& stub, const RunOptions& options,
             const Output& output);
 

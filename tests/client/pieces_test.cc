@@ -215,6 +215,9 @@ TEST(PiecesTest, UnreachableMainServiceExitsThreeWithUnavailable) {
     EXPECT_EQ(run.exit_code, 3) << run.err;
     EXPECT_THAT(run.err, ContainsRegex("pieces: (RunStream|GetClusterStats) to "
                                        "localhost:1 failed: UNAVAILABLE: "));
+    // No result came: no summary.
+    EXPECT_THAT(run.err, Not(HasSubstr("results in")));
+    EXPECT_EQ(run.out, "");
   }
 }
 
