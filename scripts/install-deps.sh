@@ -15,6 +15,7 @@ packages=(
   openssl  # tests make their TLS certificates with it
   python3-yaml  # tests/docker/manifests_test.sh parses the manifests
   clang-format  # scripts/check-format.sh
+  tmux  # tests/client/tmux_test.sh runs the pieces client on a terminal
 )
 for arg in "$@"; do
   case "$arg" in

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja >/dev/null
-cmake --build build --target work_service main_service
+cmake --build build --target work_service main_service pieces
 
 build/work_service/work_service --port=50052 "$@" &
 work=$!

@@ -1,0 +1,87 @@
+#include "client/format.h"
+
+#include <cmath>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace pieces::client {
+
+std::string StatusCodeName(int code) {
+  static constexpr const char* kNames[] = {
+      "OK",
+      "CANCELLED",
+      "UNKNOWN",
+      "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED",
+      "NOT_FOUND",
+      "ALREADY_EXISTS",
+      "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION",
+      "ABORTED",
+      "OUT_OF_RANGE",
+      "UNIMPLEMENTED",
+      "INTERNAL",
+      "UNAVAILABLE",
+      "DATA_LOSS",
+      "UNAUTHENTICATED",
+  };
+  if (code >= 0 && code < static_cast<int>(std::size(kNames))) {
+    return kNames[code];
+  }
+  return absl::StrCat("CODE_", code);
+}
+
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+std::string ShortDuration(absl::Duration duration) {
+  if (duration < absl::ZeroDuration()) duration = absl::ZeroDuration();
+  if (duration == absl::InfiniteDuration()) return "inf";
+  const double seconds = absl::ToDoubleSeconds(duration);
+  if (seconds < 10) return absl::StrFormat("%.2fs", seconds);
+  if (seconds < 60) return absl::StrFormat("%.1fs", seconds);
+  const int64_t whole = absl::ToInt64Seconds(duration);
+  if (whole < 3600) return absl::StrFormat("%dm%02ds", whole / 60, whole % 60);
+  return absl::StrFormat("%dh%02dm", whole / 3600, whole % 3600 / 60);
+}
+
+std::string PerSecond(double rate) {
+  if (!std::isfinite(rate) || rate < 0) return "-/s";
+  if (rate == 0) return "0/s";
+  if (rate >= 100) return absl::StrFormat("%.0f/s", rate);
+  if (rate >= 10) return absl::StrFormat("%.1f/s", rate);
+  return absl::StrFormat("%.2f/s", rate);
+}
+
+}  // namespace pieces::client
