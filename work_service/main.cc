@@ -100,6 +100,9 @@ int main(int argc, char** argv) {
   server.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   server.credentials = *credentials;
   server.reflection = absl::GetFlag(FLAGS_reflection);
+  // Open sessions learn at once that the service stops (Draining), so that
+  // long-lived ones are ended by their clients within the grace period.
+  server.on_stop = [&service] { service.Drain(); };
   absl::Status status = pieces::RunServer(server, {&service});
   if (!status.ok()) {
     // The message names the program already.

@@ -1,4 +1,5 @@
-// The set of unit ids a session has seen, to refuse a repeated id.
+// The set of unit ids a session has seen, to refuse a repeated id (and a
+// Cancel of an id never sent).
 //
 // Memory stays small for the usual clients, which number their units 0, 1,
 // 2, ... (main_service does): every id below `dense_end_` has been seen, and
@@ -33,6 +34,11 @@ class SeenIds {
       ++dense_end_;
     }
     return true;
+  }
+
+  // Whether `id` has been recorded.
+  bool Contains(uint64_t id) const {
+    return id < dense_end_ || sparse_.contains(id);
   }
 
   // Ids stored one by one (above the dense prefix).

@@ -7,13 +7,46 @@
 
 namespace pieces {
 
+bool SessionRegistry::Add(Session* session) {
+  absl::MutexLock lock(&mu_);
+  sessions_.insert(session);
+  return draining_;
+}
+
+void SessionRegistry::Remove(Session* session) {
+  absl::MutexLock lock(&mu_);
+  sessions_.erase(session);
+}
+
+void SessionRegistry::Drain() {
+  // Each session is held under the lock, so that it cannot be freed, and
+  // written to after the lock is released: gRPC may run a reaction, and so
+  // OnDone and Remove, inline from the write.
+  std::vector<Session*> open;
+  {
+    absl::MutexLock lock(&mu_);
+    if (draining_) return;
+    draining_ = true;
+    open.reserve(sessions_.size());
+    for (Session* session : sessions_) {
+      session->HoldForDrain();
+      open.push_back(session);
+    }
+  }
+  for (Session* session : open) session->WriteDraining();
+}
+
 Session::Session(const SessionEnv& env) : env_(env) {
   // sessions_active was counted by WorkServiceImpl::Process.
   env_.stats->sessions_total.fetch_add(1, std::memory_order_relaxed);
+  // From here a Drain may reach the session (and start its operations: gRPC
+  // keeps those of a reactor it has not bound yet until it binds it).
+  const bool draining = env_.registry->Add(this);
   Ops ops;
   {
     absl::MutexLock lock(&mu_);
-    Plan(ops);  // The first read.
+    if (draining) draining_wanted_ = true;  // Else a Drain may have set it.
+    Plan(ops);  // The first read, and the Draining if wanted.
   }
   Execute(std::move(ops));
 }
@@ -59,12 +92,15 @@ void Session::HandleMessage(Ops& ops) {
       }
       exit_received_ = true;
       return;
-    case v1::WorkMsg::kCancel:  // Not yet supported: treated as unknown.
+    case v1::WorkMsg::kCancel:
+      AcceptCancel(in_.cancel());
+      return;
     case v1::WorkMsg::MSG_NOT_SET:
       FinishWith(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
-          "a WorkMsg must set exactly one of 'work', 'batch' or 'exit'; this "
-          "one set none (or only a field this service does not know)"));
+          "a WorkMsg must set exactly one of 'work', 'batch', 'exit' or "
+          "'cancel'; this one set none (or only a field this service does not "
+          "know)"));
       return;
   }
 }
@@ -93,12 +129,13 @@ bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
   // answered here; the first unit for an absent key claims it and goes to
   // the pool; a unit whose key is in progress parks until the unit computing
   // it completes it, on that unit's pool thread.
-  // The continuation is made only for a unit that parks.
+  // The continuation is made only for a unit that parks. Only the units
+  // that claim or park are tracked (for Cancel): a hit costs no more.
   const Unit unit{work.id(), work.key()};
   const KeyedCache::Lookup lookup = env_.cache->LookupOrClaim(
       unit.key, [this, unit]() -> KeyedCache::Continuation {
         return [this, unit](KeyedCache::Outcome outcome) {
-          Deliver(MakeAnswer(unit, std::move(outcome)));
+          Deliver(unit, std::move(outcome));
         };
       });
   switch (lookup.found) {
@@ -108,14 +145,53 @@ bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
                                                /*waited=*/false}));
       break;
     case KeyedCache::Found::kClaimed:
-      ++tasks_;
+      ++holds_;
+      units_.emplace(unit.id, Tracked{unit.key, UnitState::kQueued});
       ops.units.push_back(unit);
       break;
     case KeyedCache::Found::kParked:
-      ++tasks_;  // The continuation refers to this session.
+      ++holds_;  // The continuation refers to this session.
+      // Under mu_, so before the continuation can look for it.
+      units_.emplace(unit.id, Tracked{unit.key, UnitState::kParked});
       break;
   }
   return true;
+}
+
+void Session::AcceptCancel(const v1::Cancel& cancel) {
+  if (cancel.ids().empty()) {
+    FinishWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "a Cancel must list at least one Work id"));
+    return;
+  }
+  for (const uint64_t id : cancel.ids()) {
+    auto it = units_.find(id);
+    if (it == units_.end()) {
+      // Answered already (its Result may be on its way): nothing to give up.
+      if (ids_.Contains(id)) continue;
+      FinishWith(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("Cancel lists id=", id,
+                       ", which no Work of this session used; a Cancel may "
+                       "list only ids sent earlier in its session")));
+      return;
+    }
+    Tracked& tracked = it->second;
+    // A unit computing now finishes and is answered as usual; a cancelled
+    // one has its answer already.
+    if (tracked.state != UnitState::kQueued &&
+        tracked.state != UnitState::kParked) {
+      continue;
+    }
+    // Answered now; its pool task or continuation only cleans up (and the
+    // entry stays until then, for it to see).
+    tracked.state = UnitState::kCancelled;
+    env_.stats->cancelled.fetch_add(1, std::memory_order_relaxed);
+    queue_.push_back(Answer{
+        Unit{id, tracked.key},
+        KeyedCache::Outcome{absl::CancelledError("cancelled by the client"),
+                            /*computed=*/false, /*waited=*/false}});
+  }
 }
 
 void Session::OnWriteDone(bool ok) {
@@ -154,13 +230,31 @@ void Session::OnCancel() {
 
 void Session::OnDone() {
   env_.stats->sessions_active.fetch_sub(1, std::memory_order_relaxed);
+  // Before done_: a Drain that still finds the session holds it already.
+  env_.registry->Remove(this);
   bool last;
   {
     absl::MutexLock lock(&mu_);
     done_ = true;
-    last = tasks_ == 0;
+    last = holds_ == 0;
   }
   if (last) delete this;
+}
+
+void Session::HoldForDrain() {
+  absl::MutexLock lock(&mu_);
+  draining_wanted_ = true;
+  ++holds_;
+}
+
+void Session::WriteDraining() {
+  Ops ops;
+  bool last;
+  {
+    absl::MutexLock lock(&mu_);
+    last = LetGo(ops);
+  }
+  AfterLetGo(last, std::move(ops));
 }
 
 void Session::FinishWith(grpc::Status status) {
@@ -207,6 +301,12 @@ void Session::Plan(Ops& ops) {
 }
 
 bool Session::NextMessage() {
+  if (draining_wanted_ && !draining_sent_ && !exited_sent_) {
+    // Goes first: the client should stop sending work as soon as it can.
+    draining_sent_ = true;
+    out_.mutable_draining();
+    return true;
+  }
   if (!queue_.empty()) {
     // out_ is not cleared as a whole: that would free its Result objects.
     // RepeatedPtrField::Clear keeps them for the next Add, and the single
@@ -268,21 +368,29 @@ void Session::Execute(Ops ops) {
 
 void Session::RunUnit(Unit unit) {
   bool ended;
+  bool cancelled = false;
   {
     absl::MutexLock lock(&mu_);
     ended = finish_status_.has_value();
+    auto it = units_.find(unit.id);
+    if (it != units_.end()) {
+      cancelled = it->second.state == UnitState::kCancelled;
+      if (!cancelled) it->second.state = UnitState::kComputing;
+    }
   }
-  // The session ended before this unit started: nobody wants its result,
-  // and unless another unit waits for the key, it is not computed.
-  if (ended && env_.cache->AbandonClaim(unit.key)) {
-    env_.stats->cancelled.fetch_add(1, std::memory_order_relaxed);
-    Deliver(std::nullopt);
+  // Nobody wants this unit's result (the session ended before it started,
+  // or the client cancelled it): unless another unit waits for the key, it
+  // is not computed. A cancelled unit was counted when the Cancel came.
+  if ((ended || cancelled) && env_.cache->AbandonClaim(unit.key)) {
+    if (!cancelled) {
+      env_.stats->cancelled.fetch_add(1, std::memory_order_relaxed);
+    }
+    Deliver(unit, std::nullopt);
     return;
   }
-  Deliver(MakeAnswer(unit,
-                     env_.cache->CompleteClaim(unit.key, [this](uint64_t key) {
-                       return env_.work->Compute(key);
-                     })));
+  Deliver(unit, env_.cache->CompleteClaim(unit.key, [this](uint64_t key) {
+    return env_.work->Compute(key);
+  }));
 }
 
 Session::Answer Session::MakeAnswer(Unit unit,
@@ -316,28 +424,47 @@ void Session::FillResult(const Answer& answer, v1::Result* result) {
   }
 }
 
-void Session::Deliver(std::optional<Answer> answer) {
+void Session::Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome) {
   Ops ops;
-  bool last = false;
+  bool last;
   {
     absl::MutexLock lock(&mu_);
-    --tasks_;
-    if (!answer.has_value() || finish_status_.has_value()) {
+    bool cancelled = false;
+    auto it = units_.find(unit.id);
+    if (it != units_.end()) {
+      cancelled = it->second.state == UnitState::kCancelled;
+      units_.erase(it);
+    }
+    if (cancelled) {
+      // Answered with CANCELLED when the Cancel came, and counted then; a
+      // value computed for the key's waiters is theirs alone.
+    } else if (!outcome.has_value() || finish_status_.has_value()) {
       // Skipped, or its session ended first: it will never be written.
+      if (outcome.has_value()) MakeAnswer(unit, *std::move(outcome));
       --unanswered_;
       env_.stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
     } else {
-      queue_.push_back(std::move(*answer));
+      queue_.push_back(MakeAnswer(unit, *std::move(outcome)));
     }
-    // Once gRPC is done with the session, the last task frees it.
-    last = done_ && tasks_ == 0;
-    if (!last) Plan(ops);
+    last = LetGo(ops);
   }
+  AfterLetGo(last, std::move(ops));
+}
+
+bool Session::LetGo(Ops& ops) {
+  --holds_;
+  // Once gRPC is done with the session, the last holder frees it.
+  if (done_ && holds_ == 0) return true;
+  Plan(ops);
+  return false;
+}
+
+void Session::AfterLetGo(bool last, Ops ops) {
   if (last) {
     delete this;
     return;
   }
-  // This task no longer holds the session: once mu_ is released, OnDone may
+  // The caller no longer holds the session: once mu_ is released, OnDone may
   // run on a gRPC thread and free it. A planned operation holds that off (a
   // planned read or write keeps Finish from being planned, and OnDone comes
   // only after Finish), so `this` is touched again only if there is one.

@@ -11,16 +11,47 @@
 // time. After Exit (or the client half-closing) and once every unit's Result
 // has been written, the session writes one Exited and finishes with OK.
 //
+// Cancel: a session may be long-lived and carry the units of many client
+// calls, so the client can give up units (WorkMsg.cancel). Each listed id is
+// handled on its own, in order:
+//   - a unit claimed whose pool task has not started, or a unit parked on
+//     another unit's computation, is answered at once with a Result whose
+//     error is CANCELLED ("cancelled by the client") and counted in
+//     Stats.cancelled. When the claimed unit's pool task runs, it gives the
+//     claim up if nobody waits for the key, else it computes the key for the
+//     waiters (who get it FROM_CACHE) and drops its own outcome; a parked
+//     unit's outcome is dropped when it comes;
+//   - a unit computing now finishes, fills the cache and is answered as usual;
+//   - an id already answered (its Result queued or written, or already
+//     cancelled) is ignored;
+//   - an id never sent in this session ends the session with
+//     INVALID_ARGUMENT, and so does a Cancel listing no id: both are client
+//     bugs, and a client that cannot tell which units it sent cannot trust
+//     its results either.
+// A Cancel may come after Exit (the client waits for the Exited and no
+// longer wants some results). Only units that were claimed or parked are
+// tracked for this (units_); a unit answered from the cache on arrival costs
+// nothing more, so the hit path is as cheap as without Cancel.
+//
+// Draining: when the service stops, SessionRegistry::Drain has every open
+// session, and every session opened afterwards, write one ResultMsg{draining}
+// as its next write (at most once, and never after the Exited). The notice is
+// advisory: Work received after it is accepted and answered as usual, and
+// the session still ends with Exited after Exit or a half-close.
+//
 // Threads: OnReadDone/OnWriteDone/OnCancel/OnDone run on gRPC's threads and
 // never block (the cache lookup holds its lock only to read or claim). RunUnit
-// and the parked units' continuations run on the pool. Lock order: mu_, then
-// the cache's lock; the cache runs continuations with its lock released. All
-// state is guarded by mu_, and no gRPC operation (StartRead, StartWrite,
-// Finish) is started with mu_ held, because gRPC may run a reaction inline from
-// inside that call.
+// and the parked units' continuations run on the pool; HoldForDrain and
+// WriteDraining on the thread that drains the service. Lock order: the
+// registry's lock, then mu_, then the cache's lock; the cache runs
+// continuations with its lock released. All state is guarded by mu_, and no
+// gRPC operation (StartRead, StartWrite, Finish) is started with mu_ (or the
+// registry's lock) held, because gRPC may run a reaction inline from inside
+// that call.
 //
 // Lifetime: the session is created by WorkServiceImpl::Process and deletes
-// itself once gRPC is done with it (OnDone) and no pool task refers to it.
+// itself once gRPC is done with it (OnDone) and nothing else holds it: no
+// pool task or parked continuation refers to it and no Drain is notifying it.
 #ifndef PIECES_WORK_SERVICE_SESSION_H_
 #define PIECES_WORK_SERVICE_SESSION_H_
 
@@ -31,6 +62,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/keyed_cache.h"
 #include "common/thread_pool.h"
@@ -42,12 +75,42 @@
 
 namespace pieces {
 
+class Session;
+
+// The open sessions of one work service, so that Drain reaches each of them.
+//
+// Thread safety: all methods may be called from any thread. Its lock is
+// taken before a session's, and no gRPC operation is started under it.
+class SessionRegistry {
+ public:
+  SessionRegistry() = default;
+  SessionRegistry(const SessionRegistry&) = delete;
+  SessionRegistry& operator=(const SessionRegistry&) = delete;
+
+  // Adds a session that is being constructed; returns whether the service is
+  // draining already (the session then writes Draining at once).
+  bool Add(Session* session) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes a session, from its OnDone. Once it returns, Drain no longer
+  // reaches the session.
+  void Remove(Session* session) ABSL_LOCKS_EXCLUDED(mu_);
+  // Marks the service draining and has every open session write Draining as
+  // soon as it can. Called once the service is stopping; later calls do
+  // nothing more. Does not wait for the writes.
+  void Drain() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_set<Session*> sessions_ ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 // What every session of one work service shares. Outlives the sessions.
 struct SessionEnv {
   ThreadPool* pool;
   KeyedCache* cache;
   const WorkFunction* work;
   WorkStats* stats;
+  SessionRegistry* registry;
   // Units of one session received and not yet answered, at most. When
   // reached, the session stops reading until results drain, so that HTTP/2
   // flow control pushes back on the client.
@@ -64,11 +127,31 @@ class Session final
   void OnCancel() override;
   void OnDone() override;
 
+  // For SessionRegistry::Drain, with the registry's lock held: marks the
+  // session draining and holds it (it is not freed) until WriteDraining.
+  void HoldForDrain() ABSL_LOCKS_EXCLUDED(mu_);
+  // Then, with no lock held: starts the Draining write if no write is in
+  // flight, and lets go of the session (which may free it).
+  void WriteDraining() ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   // One unit of work: what its Result needs of the Work.
   struct Unit {
     uint64_t id;
     uint64_t key;
+  };
+
+  // Where a unit that costs a computation or a wait stands, until answered.
+  enum class UnitState : uint8_t {
+    kQueued,     // Claimed its key; its pool task has not started.
+    kComputing,  // Claimed its key; its pool task is computing it.
+    kParked,     // Waits for another unit's computation of its key.
+    kCancelled,  // Was queued or parked, then cancelled and answered so; its
+                 // pool task or continuation only cleans up.
+  };
+  struct Tracked {
+    uint64_t key;
+    UnitState state;
   };
 
   // A unit's answer, waiting to be written. Kept this small and turned into
@@ -103,30 +186,45 @@ class Session final
   // breaks the session's rules.
   bool AcceptWork(const v1::Work& work, Ops& ops)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives up the units listed in a Cancel (see the top of this file); ends
+  // the session if the Cancel breaks the session's rules.
+  void AcceptCancel(const v1::Cancel& cancel)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the session with `status` (the first call wins): results not yet
   // written are dropped, units not yet started are skipped.
   void FinishWith(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Puts the next message to write in out_: queued results (one, or all in a
-  // batch for a batching client), else the Exited once it is due. Returns
-  // false if there is nothing to write. Only while no write is in flight.
+  // Puts the next message to write in out_: the Draining notice once it is
+  // wanted, else queued results (one, or all in a batch for a batching
+  // client), else the Exited once it is due. Returns false if there is
+  // nothing to write. Only while no write is in flight.
   bool NextMessage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Decides which gRPC operations can start now.
   void Plan(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the operations in `ops`, then plans again until nothing is left.
   void Execute(Ops ops) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Computes a unit's claimed key on a pool thread and hands its answer to
-  // the write queue (or drops the claim if the session has ended and nobody
-  // waits for the key).
+  // Computes a unit's claimed key on a pool thread and hands its outcome to
+  // Deliver (or gives the claim up if the session has ended or the unit was
+  // cancelled, and nobody waits for the key).
   void RunUnit(Unit unit) ABSL_LOCKS_EXCLUDED(mu_);
   // Counts a unit's cache outcome in the stats and makes its answer.
   Answer MakeAnswer(Unit unit, KeyedCache::Outcome outcome) const;
   // Fills `result` (cleared) with `answer`.
   static void FillResult(const Answer& answer, v1::Result* result);
-  // Called on the pool once a unit is over, on the unit's thread or on the
-  // thread that computed the key it was parked on; `answer` is empty for a
-  // unit that was skipped. Deletes the session if it was the last reference.
-  void Deliver(std::optional<Answer> answer) ABSL_LOCKS_EXCLUDED(mu_);
+  // Called on the pool once a claimed or parked unit is over, on the unit's
+  // thread or on the thread that computed the key it was parked on, with
+  // its outcome, or none if it was skipped. Queues its answer, unless the
+  // session has ended or the unit was cancelled (then it was answered
+  // already). Lets go of the unit's hold.
+  void Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Lets go of one hold: returns true if it was the last reference (the
+  // caller then deletes the session once mu_ is released, in AfterLetGo);
+  // else plans the next operations into `ops`.
+  bool LetGo(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After LetGo, with mu_ released: deletes the session if `last`, else
+  // starts `ops`.
+  void AfterLetGo(bool last, Ops ops) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const SessionEnv env_;
@@ -143,6 +241,10 @@ class Session final
   static constexpr size_t kMaxResultsPerBatch = 2048;
 
   std::deque<Answer> queue_ ABSL_GUARDED_BY(mu_);  // Answers to write.
+  // Units claimed or parked and not yet answered, by id (units answered on
+  // arrival are never in it); also cancelled ones until their pool task or
+  // continuation is over.
+  absl::flat_hash_map<uint64_t, Tracked> units_ ABSL_GUARDED_BY(mu_);
   bool batched_ ABSL_GUARDED_BY(mu_) = false;      // The client sent a batch.
   bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
   bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
@@ -150,11 +252,15 @@ class Session final
   int starting_ ABSL_GUARDED_BY(mu_) = 0;  // Ops decided but not yet started.
   bool exit_received_ ABSL_GUARDED_BY(mu_) = false;
   bool exited_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_wanted_ ABSL_GUARDED_BY(mu_) = false;  // The service stops.
+  bool draining_sent_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
   bool finish_started_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;       // OnDone has run.
-  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;   // Received, not yet answered.
-  size_t tasks_ ABSL_GUARDED_BY(mu_) = 0;        // Pool tasks holding `this`.
+  bool done_ ABSL_GUARDED_BY(mu_) = false;      // OnDone has run.
+  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;  // Received, not yet answered.
+  // Holders of `this` besides gRPC: pool tasks, parked continuations and a
+  // Drain notifying the session.
+  size_t holds_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;  // Results written.
 };
 

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -79,6 +80,10 @@ class BlockWork final : public WorkFunction {
     // A poll, not inotify: the release is a test's signal, and 10 ms of
     // latency after it costs a test nothing.
     const absl::Time give_up = absl::Now() + kMaxBlock;
+    if (access(path_.c_str(), F_OK) != 0) {
+      // Tells a test that this unit runs now (it is not queued).
+      absl::FPrintF(stderr, "block work: key %d waits for %s\n", key, path_);
+    }
     while (access(path_.c_str(), F_OK) != 0) {
       if (absl::Now() > give_up) {
         return absl::DeadlineExceededError(

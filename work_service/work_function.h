@@ -11,7 +11,10 @@
 //                   odd keys and returns value = key for even keys.
 //   block:PATH      for tests: waits until the file PATH exists, then
 //                   value = key, so that a test decides when work ends instead
-//                   of guessing how long it takes. After 30 s without PATH it
+//                   of guessing how long it takes. A unit that finds PATH
+//                   absent prints "block work: key KEY waits for PATH" to
+//                   stderr first, so that a test knows which units are
+//                   computing (and not queued). After 30 s without PATH it
 //                   fails with DEADLINE_EXCEEDED, so that a test that forgets
 //                   to release it cannot keep the service from exiting.
 //

@@ -12,7 +12,10 @@ WorkServiceImpl::WorkServiceImpl(std::unique_ptr<WorkFunction> work,
       max_sessions_(options.max_sessions),
       cache_(options.cache_capacity),
       pool_(options.threads),
-      env_{&pool_, &cache_, work_.get(), &stats_, options.max_in_flight} {}
+      env_{&pool_,  &cache_,    work_.get(),
+           &stats_, &sessions_, options.max_in_flight} {}
+
+void WorkServiceImpl::Drain() { sessions_.Drain(); }
 
 namespace {
 
@@ -39,7 +42,8 @@ grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* WorkServiceImpl::Process(
         absl::StrCat("work_service already has ", max_sessions_,
                      " sessions open (--max_sessions); try again later")));
   }
-  return new Session(env_);  // Deletes itself; releases the place in OnDone.
+  // Deletes itself; releases the place and leaves sessions_ in OnDone.
+  return new Session(env_);
 }
 
 grpc::ServerUnaryReactor* WorkServiceImpl::GetStats(

@@ -1,9 +1,10 @@
 // The WorkService implementation: sessions (see session.h) over a thread pool
 // and a keyed cache shared by every session of the process.
 //
-// Thread safety: gRPC calls Process and GetStats on its own threads; the
-// object must outlive the server that serves it. The destructor waits for
-// every queued unit to run, so destroy it after the server has shut down.
+// Thread safety: gRPC calls Process and GetStats on its own threads; Drain may
+// be called from any thread. The object must outlive the server that serves
+// it. The destructor waits for every queued unit to run, so destroy it after
+// the server has shut down.
 #ifndef PIECES_WORK_SERVICE_WORK_SERVICE_H_
 #define PIECES_WORK_SERVICE_WORK_SERVICE_H_
 
@@ -43,12 +44,20 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
                                      const v1::GetStatsRequest* request,
                                      v1::Stats* reply) override;
 
+  // The service is stopping: every open session, and every session opened
+  // from now on, writes one Draining as soon as it can, so that its client
+  // sends it no new work and ends it (see session.h). Work that still comes
+  // is answered as usual. Call it once a stop signal has come, before the
+  // server stops taking calls (ServerOptions::on_stop); it does not block.
+  void Drain();
+
  private:
   // Constant after construction. Declared before the pool: the pool's
   // destructor runs the last units, which use them.
   const std::unique_ptr<WorkFunction> work_;
   const size_t max_sessions_;
   WorkStats stats_;
+  SessionRegistry sessions_;
   KeyedCache cache_;
   ThreadPool pool_;
   const SessionEnv env_;

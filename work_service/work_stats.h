@@ -12,6 +12,12 @@ namespace pieces {
 // Each field means what the Stats field of the same name says (see
 // proto/pieces/v1/work_service.proto). Relaxed atomics: each counter is exact,
 // but a snapshot of several is not taken at one instant.
+//
+// Each received unit is counted once in its end: computed, from_cache, failed
+// or cancelled (a Cancel counts a unit when it answers it; a unit left by a
+// session that ended counts when its pool task skips it). So once every unit
+// is over, work_received = computed + from_cache + failed + cancelled. A unit
+// that waited is also counted in `waited` (not a cancelled one).
 struct WorkStats {
   std::atomic<uint64_t> sessions_active{0};
   std::atomic<uint64_t> sessions_total{0};

@@ -31,6 +31,13 @@ v1::WorkMsg ExitMessage() {
   return message;
 }
 
+v1::WorkMsg CancelMessage(const std::vector<uint64_t>& ids) {
+  v1::WorkMsg message;
+  for (uint64_t id : ids) message.mutable_cancel()->add_ids(id);
+  message.mutable_cancel();  // Set even when `ids` is empty.
+  return message;
+}
+
 std::vector<v1::Result> SessionOutcome::results() const {
   std::vector<v1::Result> results;
   for (const v1::ResultMsg& message : messages) {
@@ -48,6 +55,51 @@ int SessionOutcome::CountPerformed(v1::Performed performed) const {
     count += result.performed() == performed ? 1 : 0;
   }
   return count;
+}
+
+int SessionOutcome::CountDraining() const {
+  int count = 0;
+  for (const v1::ResultMsg& message : messages) {
+    count += message.has_draining() ? 1 : 0;
+  }
+  return count;
+}
+
+SessionStream::SessionStream(v1::WorkService::Stub& stub,
+                             absl::Duration timeout) {
+  context_.set_deadline(std::chrono::system_clock::now() +
+                        absl::ToChronoNanoseconds(timeout));
+  stream_ = stub.Process(&context_);
+}
+
+SessionStream::~SessionStream() {
+  if (finished_) return;
+  context_.TryCancel();
+  v1::ResultMsg ignored;
+  while (stream_->Read(&ignored)) {
+  }
+  stream_->Finish().IgnoreError();
+}
+
+bool SessionStream::Write(const v1::WorkMsg& message) {
+  return stream_->Write(message);
+}
+
+bool SessionStream::WritesDone() { return stream_->WritesDone(); }
+
+std::optional<v1::ResultMsg> SessionStream::Read() {
+  v1::ResultMsg message;
+  if (!stream_->Read(&message)) return std::nullopt;
+  return message;
+}
+
+SessionOutcome SessionStream::Finish() {
+  SessionOutcome outcome;
+  v1::ResultMsg message;
+  while (stream_->Read(&message)) outcome.messages.push_back(message);
+  outcome.status = stream_->Finish();
+  finished_ = true;
+  return outcome;
 }
 
 SessionOutcome RunSession(v1::WorkService::Stub& stub,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ std::unique_ptr<v1::WorkService::Stub> NewWorkStub(const std::string& address);
 
 v1::WorkMsg WorkMessage(uint64_t id, uint64_t key);
 v1::WorkMsg ExitMessage();
+v1::WorkMsg CancelMessage(const std::vector<uint64_t>& ids);
 
 // Every message one Process session sent back, and how it ended.
 struct SessionOutcome {
@@ -30,6 +32,37 @@ struct SessionOutcome {
   std::vector<v1::Result> results() const;
   // How many results have `performed`.
   int CountPerformed(v1::Performed performed) const;
+  // How many Draining notices came (at most one, when the service stopped).
+  int CountDraining() const;
+};
+
+// A Process session driven step by step, for tests that read a message
+// before they write the next one. The call's deadline (`timeout`) bounds
+// every read: a message that never comes fails the test instead of hanging
+// it. Thread safety: one thread at a time.
+class SessionStream {
+ public:
+  explicit SessionStream(v1::WorkService::Stub& stub,
+                         absl::Duration timeout = absl::Seconds(60));
+  SessionStream(const SessionStream&) = delete;
+  SessionStream& operator=(const SessionStream&) = delete;
+  // Cancels the call if it was not finished.
+  ~SessionStream();
+
+  // False once the call has ended.
+  bool Write(const v1::WorkMsg& message);
+  // Half-closes (which the service takes as Exit).
+  bool WritesDone();
+  // The next message; nullopt once the call has ended.
+  std::optional<v1::ResultMsg> Read();
+  // Reads until the service ends the call, then finishes it: the messages
+  // read here (not those read before with Read) and the call's status.
+  SessionOutcome Finish();
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::WorkMsg, v1::ResultMsg>> stream_;
+  bool finished_ = false;
 };
 
 // Runs one session: writes `messages`, half-closes if `half_close`, then reads

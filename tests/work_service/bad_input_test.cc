@@ -35,6 +35,7 @@ namespace pieces {
 namespace {
 
 using ::pieces::testing::AwaitStats;
+using ::pieces::testing::CancelMessage;
 using ::pieces::testing::ExitMessage;
 using ::pieces::testing::GetStats;
 using ::pieces::testing::NewWorkStub;
@@ -220,7 +221,7 @@ TEST_F(BadInputTest, EachGetsItsDocumentedStatusFromTheServerAndServiceGoesOn) {
   v1::WorkMsg unknown_member;  // A oneof member from a newer contract.
   unknown_member.GetReflection()
       ->MutableUnknownFields(&unknown_member)
-      ->AddLengthDelimited(4, "\x0a\x04\x08\x01\x10\x02");
+      ->AddLengthDelimited(5, "\x0a\x04\x08\x01\x10\x02");
   v1::WorkMsg oversized = WorkMessage(1, 1);
   oversized.GetReflection()
       ->MutableUnknownFields(&oversized)
@@ -240,8 +241,18 @@ TEST_F(BadInputTest, EachGetsItsDocumentedStatusFromTheServerAndServiceGoesOn) {
        "only a field this service does not know", 1, 0,
        [&] { return session({unknown_member}); }},
       {"empty WorkMsg", grpc::StatusCode::INVALID_ARGUMENT,
-       "must set exactly one of 'work', 'batch' or 'exit'", 1, 0,
+       "must set exactly one of 'work', 'batch', 'exit' or 'cancel'", 1, 0,
        [&] { return session({v1::WorkMsg()}); }},
+      {"Cancel listing no id", grpc::StatusCode::INVALID_ARGUMENT,
+       "a Cancel must list at least one Work id", 1, 1,
+       [&] {
+         return session({WorkMessage(1, 106), CancelMessage({})});
+       }},
+      {"Cancel of an id never sent", grpc::StatusCode::INVALID_ARGUMENT,
+       "Cancel lists id=9, which no Work of this session used", 1, 1,
+       [&] {
+         return session({WorkMessage(1, 107), CancelMessage({9})});
+       }},
       {"duplicate ids", grpc::StatusCode::INVALID_ARGUMENT,
        "id=4 was already used in this session", 1, 1,
        [&] {

@@ -21,6 +21,20 @@ TEST(SeenIdsTest, RefusesRepeatsInAnyOrder) {
   EXPECT_FALSE(ids.Insert(UINT64_MAX));
 }
 
+TEST(SeenIdsTest, ContainsWhatWasInsertedOnly) {
+  SeenIds ids;
+  EXPECT_FALSE(ids.Contains(0));
+  ASSERT_TRUE(ids.Insert(0));
+  ASSERT_TRUE(ids.Insert(1));
+  ASSERT_TRUE(ids.Insert(7));
+  EXPECT_TRUE(ids.Contains(0));  // In the dense prefix.
+  EXPECT_TRUE(ids.Contains(1));
+  EXPECT_TRUE(ids.Contains(7));  // Stored apart.
+  EXPECT_FALSE(ids.Contains(2));
+  EXPECT_FALSE(ids.Contains(8));
+  EXPECT_FALSE(ids.Contains(UINT64_MAX));
+}
+
 TEST(SeenIdsTest, CountingIdsStoreNothing) {
   SeenIds ids;
   for (uint64_t id = 0; id < 100000; ++id) ASSERT_TRUE(ids.Insert(id));

@@ -422,14 +422,18 @@ TEST(WorkServiceTest, SigtermDrainsSessionsInProgressThenExitsZero) {
   EXPECT_EQ(fresh.error_code(), grpc::StatusCode::UNAVAILABLE)
       << fresh.error_message();
 
-  // The session in progress, its units still running, gets every result
-  // and its Exited.
+  // The session in progress, its units still running, is told first that
+  // the service stops (Draining), then gets every result and its Exited.
   gate.Open();
   ASSERT_TRUE(session->Write(ExitMessage()));
   SessionOutcome outcome;
   v1::ResultMsg message;
   while (session->Read(&message)) outcome.messages.push_back(message);
   outcome.status = session->Finish();
+  ASSERT_FALSE(outcome.messages.empty());
+  EXPECT_TRUE(outcome.messages.front().has_draining())
+      << outcome.messages.front().ShortDebugString();
+  outcome.messages.erase(outcome.messages.begin());
   ASSERT_TRUE(IsCompleteSession(outcome, {1, 2}));
 
   absl::StatusOr<int> exit_code = service.process->AwaitExit(absl::Seconds(20));
