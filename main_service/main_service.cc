@@ -26,8 +26,8 @@ class RunCall final : public grpc::ServerUnaryReactor, public Call {
   RunCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
           const v1::RunRequest* request, v1::RunReply* reply)
       : Call(service->replicas(), service->counters()), reply_(reply) {
-    (void)context;
-    if (absl::Status status = service->Validate(*request); !status.ok()) {
+    if (absl::Status status = service->Validate(*context, *request);
+        !status.ok()) {
       Finish(ToGrpcStatus(status));
       return;
     }
@@ -68,8 +68,8 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
                 const v1::RunRequest* request)
       : Call(service->replicas(), service->counters()),
         keys_(request->keys_size()) {
-    (void)context;
-    if (absl::Status status = service->Validate(*request); !status.ok()) {
+    if (absl::Status status = service->Validate(*context, *request);
+        !status.ok()) {
       Finish(ToGrpcStatus(status));
       return;
     }
@@ -253,7 +253,14 @@ MainServiceImpl::MainServiceImpl(const Options& options,
                                  std::unique_ptr<WorkReplicas> replicas)
     : options_(options), replicas_(std::move(replicas)) {}
 
-absl::Status MainServiceImpl::Validate(const v1::RunRequest& request) const {
+absl::Status MainServiceImpl::Validate(
+    const grpc::CallbackServerContext& context,
+    const v1::RunRequest& request) const {
+  if (context.deadline() <= std::chrono::system_clock::now()) {
+    // Nothing is sent to work_service for a caller that no longer waits.
+    return absl::DeadlineExceededError(
+        "the call's deadline had passed when main_service took it up");
+  }
   if (request.keys().empty()) {
     return absl::InvalidArgumentError(
         "'keys' is empty; give at least one key to run");

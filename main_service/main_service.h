@@ -63,8 +63,10 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
       const v1::GetClusterStatsRequest* request,
       v1::ClusterStats* reply) override;
 
-  // INVALID_ARGUMENT, saying why, when `request` cannot be run.
-  absl::Status Validate(const v1::RunRequest& request) const;
+  // INVALID_ARGUMENT, saying why, when `request` cannot be run;
+  // DEADLINE_EXCEEDED when the call's deadline has passed already.
+  absl::Status Validate(const grpc::CallbackServerContext& context,
+                        const v1::RunRequest& request) const;
 
   WorkReplicas* replicas() { return replicas_.get(); }
   Call::Counters* counters() { return &counters_; }

@@ -48,7 +48,8 @@ class ReplicaLink::Session final
   bool half_closed = false;       // Exit (the half-close) is decided.
   bool read_ended = false;        // The stream is over for reading.
   bool hold_released = false;
-  int starting = 0;  // Operations decided under mu_ and not yet started.
+  bool cancelled = false;  // main_service cancelled it.
+  int starting = 0;        // Operations decided under mu_ and not yet started.
   // Why the session is broken, when main_service broke it (an unknown id).
   grpc::Status error;
 };
@@ -95,10 +96,12 @@ void ReplicaLink::Send(Owner* owner, absl::Span<const Unit> units) {
   Ops ops;
   {
     absl::MutexLock lock(&mu_);
-    if (closing_) {
-      ops.lost.push_back({owner, std::vector<Unit>(units.begin(), units.end()),
-                          grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                       "main_service is stopping")});
+    if (closing_ || draining_) {
+      ops.lost.push_back(
+          {owner, std::vector<Unit>(units.begin(), units.end()),
+           grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        closing_ ? "main_service is stopping"
+                                 : "it is draining (stopping)")});
     } else {
       std::unique_ptr<Queue>& queue = queues_[owner];
       if (queue == nullptr) {
@@ -179,6 +182,7 @@ ReplicaLink::Closed ReplicaLink::AwaitClosed(absl::Time deadline) {
   for (Session* session : sessions_) {
     if (session->read_ended) continue;  // Its OnDone is on its way.
     ++session->starting;
+    session->cancelled = true;
     cancel.cancel.push_back(session);
   }
   mu_.Unlock();
@@ -374,6 +378,7 @@ void ReplicaLink::OnMessage(Session* session) {
       case v1::ResultMsg::kDraining:
         // The replica is stopping: what waits goes elsewhere; what is in
         // flight is still answered.
+        draining_ = true;
         for (Session* s : sessions_) s->draining = true;
         TakeWaitingLocked(ops);
         for (Ops::Lost& lost : ops.lost) {
@@ -389,6 +394,7 @@ void ReplicaLink::OnMessage(Session* session) {
       // Broken by the replica: cancel it; its units come back as lost.
       if (!session->read_ended) {
         ++session->starting;
+        session->cancelled = true;
         ops.cancel.push_back(session);
       }
     } else {
@@ -430,6 +436,14 @@ void ReplicaLink::OnSessionDone(Session* session, const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     sessions_.erase(std::find(sessions_.begin(), sessions_.end(), session));
     grpc::Status why = session->error.ok() ? status : session->error;
+    if (why.error_code() == grpc::StatusCode::CANCELLED &&
+        !session->cancelled) {
+      // main_service did not cancel it: the replica did, as a server does
+      // with the calls it still has when it stops.
+      why = grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("it cancelled the session (", why.error_message(), ")"));
+    }
     if (why.ok() && session->half_closed) ++exited_;
     if (why.ok() && !session->slots.empty()) {
       why = grpc::Status(
@@ -461,6 +475,9 @@ void ReplicaLink::OnSessionDone(Session* session, const grpc::Status& status) {
         }
       }
     }
+    // A replica that drained is done with once its sessions are: the next
+    // session there is to a new process.
+    if (sessions_.empty()) draining_ = false;
     PlanWritesLocked(ops);  // Units may wait for a session.
   }
   Execute(ops);

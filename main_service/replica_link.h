@@ -19,10 +19,12 @@
 //
 // Failure: when a session fails, its unanswered units are returned to their
 // calls (Owner::OnLost) with its status; the calls decide what to do (re-send
-// them to another replica after UNAVAILABLE, or fail). When the replica
-// drains (it sends Draining: it got SIGTERM), its sessions take no new units:
-// the units not yet sent are returned as lost with UNAVAILABLE at once, the
-// ones sent are still answered, and each session then sends Exit and ends.
+// them to another replica after UNAVAILABLE, or fail). A session the replica
+// cancels (a stopping server cancels its calls) counts as UNAVAILABLE. When the
+// replica drains (it sends Draining: it got SIGTERM), its sessions take no new
+// units: the units not yet sent are returned as lost with UNAVAILABLE at once,
+// the ones sent are still answered, and each session then sends Exit and ends;
+// until they all have, units sent to the link are lost at once.
 //
 // Threads: Send, Cancel and Close run on the callers' threads; the sessions'
 // reactions on gRPC's threads. Owner methods are called with no lock held,
@@ -183,6 +185,9 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   size_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
   // Close has started: no new session, no new unit.
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // The replica sent Draining: new units are lost (UNAVAILABLE) at once,
+  // until every session to it has ended.
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   // Sessions that ended with Exited and OK.
   size_t exited_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -182,47 +182,52 @@ TEST(MainServiceTest, UnreachableWorkServiceIsUnavailableThenRecovers) {
 
 TEST(MainServiceTest, DeadlineIsHonouredAndPropagated) {
   // One pool thread and units that run until the gate opens: the first unit
-  // holds the thread and the other two wait behind it, so the work session
-  // cannot end by itself while the gate is closed (a unit gives up after
-  // 30 s). Only main, cancelling it when the caller's deadline passes, ends
-  // it.
+  // holds the thread and the other two wait behind it in the pool's queue
+  // (a unit gives up after 30 s). When the caller's deadline passes, main
+  // answers it and cancels its units on the shared session: the two queued
+  // ones are answered CANCELLED at once and never run; the one computing
+  // completes and fills the cache.
   Pair pair;
   Gate gate;
   pair = StartPair({gate.WorkFlag(), "--threads=1"});
   v1::RunReply reply;
   // Long enough for both connections to be made under a sanitizer with a
-  // neighbour, which the work session needs to start.
+  // neighbour.
   grpc::Status status =
       CallRun(*pair.stub, RunRequestOf({1, 2, 3}), &reply, absl::Seconds(3));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
       << status.error_message();
 
-  // At work_service the session is gone while its first unit still runs.
   auto work = NewWorkStub(pair.work.address);
-  absl::StatusOr<v1::Stats> ended = AwaitStats(
-      *work,
-      [](const v1::Stats& s) {
-        return s.sessions_total() == 1 && s.sessions_active() == 0;
-      },
+  absl::StatusOr<v1::Stats> cancelled = AwaitStats(
+      *work, [](const v1::Stats& s) { return s.cancelled() == 2; },
       absl::Seconds(20));
-  ASSERT_TRUE(ended.ok()) << ended.status();
-  EXPECT_EQ(ended->work_received(), 3u);
-  EXPECT_EQ(ended->computed() + ended->failed() + ended->cancelled(), 0u)
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->work_received(), 3u);
+  EXPECT_EQ(cancelled->computed() + cancelled->failed(), 0u)
       << "a unit ended before the gate opened";
+  EXPECT_EQ(cancelled->in_flight(), 1u);
+  // The session is main's shared one: it stays open.
+  EXPECT_EQ(cancelled->sessions_active(), 1u);
 
-  // Once the first unit is let go, the two behind it are never run.
+  // Once the first unit is let go, it completes; the two others never ran.
   gate.Open();
   absl::StatusOr<v1::Stats> after = AwaitStats(
-      *work,
-      [](const v1::Stats& s) { return s.computed() + s.cancelled() == 3; },
+      *work, [](const v1::Stats& s) { return s.in_flight() == 0; },
       absl::Seconds(20));
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->computed(), 1u);
   EXPECT_EQ(after->cancelled(), 2u);
+  EXPECT_EQ(after->cache_entries(), 1u);
 }
 
 TEST(MainServiceTest, ClientCancellationReachesTheWorkSession) {
-  Pair pair = StartPair({"--work=sleep:3s", "--threads=2"});
+  // Two pool threads held by the gate: units 1 and 2 compute, unit 3 waits in
+  // the pool's queue. Cancelling the call cancels the units on work_service:
+  // unit 3 is answered CANCELLED at once, the two computing complete.
+  Pair pair;
+  Gate gate;
+  pair = StartPair({gate.WorkFlag(), "--threads=2"});
   grpc::ClientContext context;
   auto reader = pair.stub->RunStream(&context, RunRequestOf({1, 2, 3}));
   auto work = NewWorkStub(pair.work.address);
@@ -234,10 +239,20 @@ TEST(MainServiceTest, ClientCancellationReachesTheWorkSession) {
   while (reader->Read(&message)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  absl::StatusOr<v1::Stats> stats = AwaitStats(
-      *work, [](const v1::Stats& s) { return s.sessions_active() == 0; },
-      absl::Seconds(2));
-  EXPECT_TRUE(stats.ok()) << stats.status();
+  absl::StatusOr<v1::Stats> cancelled = AwaitStats(
+      *work, [](const v1::Stats& s) { return s.cancelled() == 1; },
+      absl::Seconds(20));
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->computed(), 0u) << "the gate is still closed";
+
+  gate.Open();
+  absl::StatusOr<v1::Stats> after = AwaitStats(
+      *work, [](const v1::Stats& s) { return s.in_flight() == 0; },
+      absl::Seconds(20));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->computed(), 2u);
+  EXPECT_EQ(after->cancelled(), 1u);
+  EXPECT_EQ(after->sessions_active(), 1u);
 }
 
 TEST(MainServiceTest, SigtermLetsRunsInProgressFinishThenExitsZero) {
