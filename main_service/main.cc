@@ -9,12 +9,11 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/server_flags.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
 #include "main_service/main_service.h"
 
-ABSL_FLAG(int32_t, port, 50051,
-          "TCP port to listen on, on all interfaces; 0 picks a free one");
 ABSL_FLAG(std::string, work_address, "localhost:50052",
           "Where the work_service replicas listen: host:port[,host:port...]; "
           "each host may be a DNS name with several addresses (a scaled "
@@ -35,24 +34,6 @@ ABSL_FLAG(uint32_t, work_call_share, 256,
           "big call from holding back the others on a shared session");
 ABSL_FLAG(uint64_t, max_keys, 100000,
           "The most keys one Run or RunStream request may carry");
-ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
-          "The largest message accepted; larger ones end the call with "
-          "RESOURCE_EXHAUSTED");
-ABSL_FLAG(
-    absl::Duration, grace_period, absl::Seconds(10),
-    "After SIGTERM/SIGINT, how long calls in progress may take to finish");
-ABSL_FLAG(std::string, tls_cert, "",
-          "PEM certificate chain of this server; with --tls_key it serves TLS. "
-          "With --tls_ca it is also the client certificate shown to "
-          "work_service");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
-ABSL_FLAG(std::string, tls_ca, "",
-          "PEM CA bundle: clients must present a certificate signed by it "
-          "(mutual TLS), and work_service is reached over TLS, verified "
-          "against it, with --tls_cert as client certificate");
-ABSL_FLAG(bool, reflection, true,
-          "Serve gRPC server reflection, which lets any client list and "
-          "describe the services (grpcurl list); false switches it off");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
@@ -63,10 +44,10 @@ int main(int argc, char** argv) {
       "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
   absl::ParseCommandLine(argc, argv);
 
+  // --port, --grace_period, --max_message_bytes, --tls_*, --reflection.
+  pieces::ServerFlags flags = pieces::ReadServerFlags("main_service", 50051);
+  const pieces::TlsFiles& tls = flags.tls;
   // Bad TLS flags or files stop the program here, before it serves anything.
-  const pieces::TlsFiles tls = {absl::GetFlag(FLAGS_tls_cert),
-                                absl::GetFlag(FLAGS_tls_key),
-                                absl::GetFlag(FLAGS_tls_ca)};
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
       pieces::MakeServerCredentials(tls);
   if (!server_credentials.ok()) {
@@ -106,7 +87,7 @@ int main(int argc, char** argv) {
                 options.link.sessions, options.link.window,
                 options.link.per_owner, options.max_keys,
                 pieces::DescribeServerSecurity(tls),
-                absl::GetFlag(FLAGS_reflection) ? "on" : "off");
+                flags.server.reflection ? "on" : "off");
   absl::StatusOr<std::unique_ptr<pieces::MainServiceImpl>> service =
       pieces::MainServiceImpl::Create(options);
   if (!service.ok()) {
@@ -114,13 +95,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  pieces::ServerOptions server;
-  server.name = "main_service";
-  server.port = absl::GetFlag(FLAGS_port);
-  server.grace_period = absl::GetFlag(FLAGS_grace_period);
-  server.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  pieces::ServerOptions& server = flags.server;
   server.credentials = *server_credentials;
-  server.reflection = absl::GetFlag(FLAGS_reflection);
   absl::Status status = pieces::RunServer(server, {service->get()});
   // Every call has ended: Exit on each shared session, and its Exited.
   (*service)->CloseLinks(absl::Now() + server.grace_period);

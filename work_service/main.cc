@@ -10,13 +10,12 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/server_flags.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
 #include "work_service/work_function.h"
 #include "work_service/work_service.h"
 
-ABSL_FLAG(int32_t, port, 50052,
-          "TCP port to listen on, on all interfaces; 0 picks a free one");
 ABSL_FLAG(uint32_t, threads, 0,
           "Threads of the work pool; 0 means one per core");
 ABSL_FLAG(std::string, work, "echo",
@@ -31,21 +30,6 @@ ABSL_FLAG(uint64_t, cache_capacity, 1000000,
 ABSL_FLAG(
     uint64_t, max_sessions, 1000,
     "The most Process sessions open at once; more are refused. 0: no limit");
-ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
-          "The largest message accepted; larger ones end the call with "
-          "RESOURCE_EXHAUSTED");
-ABSL_FLAG(
-    absl::Duration, grace_period, absl::Seconds(10),
-    "After SIGTERM/SIGINT, how long sessions in progress may take to finish");
-ABSL_FLAG(std::string, tls_cert, "",
-          "PEM certificate chain of this server; with --tls_key it serves TLS");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
-ABSL_FLAG(std::string, tls_ca, "",
-          "PEM CA bundle: clients (main_service) must present a certificate "
-          "signed by it (mutual TLS)");
-ABSL_FLAG(bool, reflection, true,
-          "Serve gRPC server reflection, which lets any client list and "
-          "describe the services (grpcurl list); false switches it off");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
@@ -56,10 +40,10 @@ int main(int argc, char** argv) {
       "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
   absl::ParseCommandLine(argc, argv);
 
+  // --port, --grace_period, --max_message_bytes, --tls_*, --reflection.
+  pieces::ServerFlags flags = pieces::ReadServerFlags("work_service", 50052);
+  const pieces::TlsFiles& tls = flags.tls;
   // Bad TLS flags or files stop the program here, before it serves anything.
-  const pieces::TlsFiles tls = {absl::GetFlag(FLAGS_tls_cert),
-                                absl::GetFlag(FLAGS_tls_key),
-                                absl::GetFlag(FLAGS_tls_ca)};
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       pieces::MakeServerCredentials(tls);
   if (!credentials.ok()) {
@@ -90,16 +74,11 @@ int main(int argc, char** argv) {
                 (*work)->Describe(), options.threads, options.max_in_flight,
                 options.cache_capacity, options.max_sessions,
                 pieces::DescribeServerSecurity(tls),
-                absl::GetFlag(FLAGS_reflection) ? "on" : "off");
+                flags.server.reflection ? "on" : "off");
 
   pieces::WorkServiceImpl service(*std::move(work), options);
-  pieces::ServerOptions server;
-  server.name = "work_service";
-  server.port = absl::GetFlag(FLAGS_port);
-  server.grace_period = absl::GetFlag(FLAGS_grace_period);
-  server.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  pieces::ServerOptions& server = flags.server;
   server.credentials = *credentials;
-  server.reflection = absl::GetFlag(FLAGS_reflection);
   // Open sessions learn at once that the service stops (Draining), so that
   // long-lived ones are ended by their clients within the grace period.
   server.on_stop = [&service] { service.Drain(); };
