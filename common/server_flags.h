@@ -1,7 +1,8 @@
 // The command-line flags both services share, defined once: --port,
 // --grace_period, --max_message_bytes, --tls_cert, --tls_key, --tls_ca,
-// --reflection, and turned into the ServerOptions and TlsFiles that
-// RunServer (common/server_runner.h) and common/tls.h take.
+// --reflection, --keepalive_time, --keepalive_timeout, and turned into the
+// ServerOptions and TlsFiles that RunServer (common/server_runner.h) and
+// common/tls.h take.
 //
 // Each program has its own default port (main_service 50051, work_service
 // 50052), so --port holds no number by default: the program passes its own
@@ -9,10 +10,12 @@
 //
 //   int main(int argc, char** argv) {
 //     absl::ParseCommandLine(argc, argv);
-//     pieces::ServerFlags flags = pieces::ReadServerFlags("my_service", 50053);
-//     ... MakeServerCredentials(flags.tls) ...
-//     flags.server.credentials = ...;
-//     return pieces::RunServer(flags.server, {&service}).ok() ? 0 : 1;
+//     absl::StatusOr<pieces::ServerFlags> flags =
+//         pieces::ReadServerFlags("my_service", 50053);
+//     if (!flags.ok()) { print flags.status(); return 2; }
+//     ... MakeServerCredentials(flags->tls) ...
+//     flags->server.credentials = ...;
+//     return pieces::RunServer(flags->server, {&service}).ok() ? 0 : 1;
 //   }
 //
 // A separate library (pieces::server_flags) from pieces::common, so that only
@@ -26,6 +29,7 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
 
@@ -41,8 +45,10 @@ struct ServerFlags {
 };
 
 // Reads the shared flags; `name` is the program's (for log lines) and
-// `default_port` its port when --port is not given.
-ServerFlags ReadServerFlags(const std::string& name, int default_port);
+// `default_port` its port when --port is not given. INVALID_ARGUMENT, naming
+// the flag, for a value no server can use (a keepalive time of 0).
+absl::StatusOr<ServerFlags> ReadServerFlags(const std::string& name,
+                                            int default_port);
 
 }  // namespace pieces
 

@@ -4,7 +4,9 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,14 @@
 
 namespace pieces {
 namespace {
+
+// A duration as a gRPC channel argument in milliseconds; INT_MAX (gRPC's
+// "never") for an infinite or too long one.
+int ToMillisecondsArgument(absl::Duration duration) {
+  const int64_t ms = absl::ToInt64Milliseconds(duration);
+  return static_cast<int>(
+      std::clamp<int64_t>(ms, 0, std::numeric_limits<int>::max()));
+}
 
 sigset_t TerminationSignals() {
   sigset_t set;
@@ -80,6 +90,24 @@ absl::Status RunServer(const ServerOptions& options,
   // silently take a share of the connections. Without it, that second server
   // fails to start, loudly.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Pings this server sends, to find clients that stopped answering. With
+  // a limit on pings without data (gRPC's default is 2), a connection whose
+  // calls were idle for a while would stop being pinged, and a client that
+  // froze then would never be found out.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             ToMillisecondsArgument(options.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             ToMillisecondsArgument(options.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Pings clients send (main_service pings work_service every second, with
+  // or without calls open): accepted at this rate, rather than answered with
+  // GOAWAY "too_many_pings" at gRPC's default of one per 5 minutes, or per
+  // 2 hours on a connection without calls. Also lets this server ping a
+  // connection that has no call open.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      ToMillisecondsArgument(kMinClientPingInterval));
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port == 0) {

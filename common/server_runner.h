@@ -37,6 +37,13 @@ void BlockTerminationSignals();
 // at the start of main(), before the first lock.
 void SkipMutexDeadlockDetection();
 
+// How often the servers let a client send HTTP/2 pings (keepalive pings
+// included, with or without calls open) before they answer GOAWAY
+// "too_many_pings". Clients' keepalive time must not be shorter: main_service
+// checks its --work_keepalive_time against it.
+inline constexpr absl::Duration kMinClientPingInterval =
+    absl::Milliseconds(500);
+
 struct ServerOptions {
   // The program's name, for log lines.
   std::string name;
@@ -54,6 +61,15 @@ struct ServerOptions {
   // How the server authenticates itself (and its clients, with mutual TLS);
   // see MakeServerCredentials in common/tls.h. Null means plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Keepalive towards clients: after keepalive_time without hearing from a
+  // client, the server sends it an HTTP/2 ping (calls open or not); with no
+  // answer within keepalive_timeout it closes the connection, which cancels
+  // the client's calls. So a client that froze or vanished without closing
+  // its connection (a stopped process, a host gone from the network) frees
+  // its calls and sessions within keepalive_time + keepalive_timeout. An
+  // infinite keepalive_time sends no pings.
+  absl::Duration keepalive_time = absl::Seconds(30);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
   // Whether to serve gRPC server reflection (grpc.reflection.v1alpha), which
   // lets anyone list and describe the services, as grpcurl does.
   bool reflection = true;
@@ -66,6 +82,7 @@ struct ServerOptions {
 // read the port from that line. On a signal, marks itself NOT_SERVING for
 // health checks, refuses new calls, waits up to the grace period for calls in
 // progress and returns OK. Returns an error if it cannot listen.
+// Clients may send keepalive pings every kMinClientPingInterval.
 absl::Status RunServer(const ServerOptions& options,
                        const std::vector<grpc::Service*>& services);
 

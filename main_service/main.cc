@@ -32,6 +32,14 @@ ABSL_FLAG(uint32_t, work_window, 512,
 ABSL_FLAG(uint32_t, work_call_share, 256,
           "The most units of one call unanswered on one replica: what keeps a "
           "big call from holding back the others on a shared session");
+ABSL_FLAG(absl::Duration, work_keepalive_time, absl::Seconds(1),
+          "How often main_service pings each work_service replica over "
+          "HTTP/2, with or without calls open; at least 500ms (what "
+          "work_service accepts)");
+ABSL_FLAG(absl::Duration, work_keepalive_timeout, absl::Seconds(2),
+          "A replica that does not answer a ping within this long is taken "
+          "for gone: its sessions fail, their unanswered units go to the "
+          "other replicas, and it is not routed to until it answers again");
 ABSL_FLAG(uint64_t, max_keys, 100000,
           "The most keys one Run or RunStream request may carry");
 
@@ -44,9 +52,15 @@ int main(int argc, char** argv) {
       "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
   absl::ParseCommandLine(argc, argv);
 
-  // --port, --grace_period, --max_message_bytes, --tls_*, --reflection.
-  pieces::ServerFlags flags = pieces::ReadServerFlags("main_service", 50051);
-  const pieces::TlsFiles& tls = flags.tls;
+  // --port, --grace_period, --max_message_bytes, --tls_*, --reflection,
+  // --keepalive_*.
+  absl::StatusOr<pieces::ServerFlags> flags =
+      pieces::ReadServerFlags("main_service", 50051);
+  if (!flags.ok()) {
+    absl::FPrintF(stderr, "main_service: %s\n", flags.status().message());
+    return 2;
+  }
+  const pieces::TlsFiles& tls = flags->tls;
   // Bad TLS flags or files stop the program here, before it serves anything.
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
       pieces::MakeServerCredentials(tls);
@@ -71,6 +85,8 @@ int main(int argc, char** argv) {
   options.link.sessions = absl::GetFlag(FLAGS_work_sessions);
   options.link.window = absl::GetFlag(FLAGS_work_window);
   options.link.per_owner = absl::GetFlag(FLAGS_work_call_share);
+  options.work_keepalive_time = absl::GetFlag(FLAGS_work_keepalive_time);
+  options.work_keepalive_timeout = absl::GetFlag(FLAGS_work_keepalive_timeout);
   if (options.link.sessions == 0 || options.link.window == 0 ||
       options.link.per_owner == 0) {
     absl::FPrintF(stderr,
@@ -78,16 +94,28 @@ int main(int argc, char** argv) {
                   "--work_call_share must be at least 1\n");
     return 2;
   }
+  if (options.work_keepalive_time < pieces::kMinClientPingInterval ||
+      options.work_keepalive_time == absl::InfiniteDuration() ||
+      options.work_keepalive_timeout <= absl::ZeroDuration()) {
+    absl::FPrintF(stderr,
+                  "main_service: --work_keepalive_time must be finite and at "
+                  "least %s (work_service refuses pings more often), and "
+                  "--work_keepalive_timeout more than 0\n",
+                  absl::FormatDuration(pieces::kMinClientPingInterval));
+    return 2;
+  }
   absl::FPrintF(stderr,
                 "main_service: work_address=%s (%s) work_sessions=%d "
-                "work_window=%d work_call_share=%d max_keys=%d serving=%s "
-                "reflection=%s\n",
+                "work_window=%d work_call_share=%d work_keepalive=%s+%s "
+                "max_keys=%d serving=%s reflection=%s\n",
                 options.work_address,
                 tls.ca.empty() ? "plaintext" : "TLS with client certificate",
                 options.link.sessions, options.link.window,
-                options.link.per_owner, options.max_keys,
-                pieces::DescribeServerSecurity(tls),
-                flags.server.reflection ? "on" : "off");
+                options.link.per_owner,
+                absl::FormatDuration(options.work_keepalive_time),
+                absl::FormatDuration(options.work_keepalive_timeout),
+                options.max_keys, pieces::DescribeServerSecurity(tls),
+                flags->server.reflection ? "on" : "off");
   absl::StatusOr<std::unique_ptr<pieces::MainServiceImpl>> service =
       pieces::MainServiceImpl::Create(options);
   if (!service.ok()) {
@@ -95,7 +123,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  pieces::ServerOptions& server = flags.server;
+  pieces::ServerOptions& server = flags->server;
   server.credentials = *server_credentials;
   absl::Status status = pieces::RunServer(server, {service->get()});
   // Every call has ended: Exit on each shared session, and its Exited.

@@ -238,6 +238,8 @@ absl::StatusOr<std::unique_ptr<MainServiceImpl>> MainServiceImpl::Create(
   replica_options.credentials = options.work_credentials;
   replica_options.resolve_interval = options.resolve_interval;
   replica_options.link = options.link;
+  replica_options.keepalive_time = options.work_keepalive_time;
+  replica_options.keepalive_timeout = options.work_keepalive_timeout;
   absl::StatusOr<std::unique_ptr<WorkReplicas>> replicas =
       WorkReplicas::Create(std::move(replica_options));
   if (!replicas.ok()) return replicas.status();

@@ -44,6 +44,9 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
     std::shared_ptr<grpc::ChannelCredentials> work_credentials;
     // How the shared sessions to each replica are used.
     ReplicaLink::Options link;
+    // HTTP/2 keepalive towards each replica (see work_replicas.h).
+    absl::Duration work_keepalive_time = absl::Seconds(1);
+    absl::Duration work_keepalive_timeout = absl::Seconds(2);
   };
 
   // INVALID_ARGUMENT when options.work_address is malformed.

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -56,6 +58,13 @@ const WorkReplica* Find(
     if (replica->name == name) return replica.get();
   }
   return nullptr;
+}
+
+// A duration as a channel argument in milliseconds: INT_MAX (gRPC's "never")
+// for an infinite or too long one.
+int MillisecondsArgument(absl::Duration duration) {
+  return static_cast<int>(std::clamp<int64_t>(
+      absl::ToInt64Milliseconds(duration), 0, std::numeric_limits<int>::max()));
 }
 
 bool IsIpLiteral(const std::string& host) {
@@ -199,6 +208,17 @@ std::shared_ptr<const WorkReplica> WorkReplicas::NewReplica(
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // A replica that stops answering (frozen, or its host gone without closing
+  // the connection) would otherwise hold its units, and the calls waiting
+  // for them, forever: TCP alone does not notice. Pings go out whether or
+  // not calls are open and however long no data flowed (gRPC's default
+  // stops after 2 pings without data), so the check never lapses.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              MillisecondsArgument(options_.keepalive_time));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              MillisecondsArgument(options_.keepalive_timeout));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   std::shared_ptr<grpc::ChannelCredentials> credentials = options_.credentials;
   if (credentials == nullptr) {
     credentials = grpc::InsecureChannelCredentials();

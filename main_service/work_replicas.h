@@ -14,7 +14,10 @@
 // DNS hiccup never empties the set.
 // A replica reported unavailable is left out of routing (but still listed)
 // until it answers a GetStats again, which the thread tries every
-// retry_interval (the channel reconnects with a backoff of at most 1 s).
+// retry_interval with a deadline of 1 s (the channel reconnects with a
+// backoff of at most 1 s). A replica that is there but does not answer (a
+// frozen process) is found out by the channel's keepalive, and then stays
+// down: each check fails at its deadline.
 //
 // Thread safety: every method may be called from any thread. View() is a
 // snapshot that stays valid (and its channels open) while it is held.
@@ -81,6 +84,15 @@ class WorkReplicas {
     absl::Duration retry_interval = absl::Milliseconds(500);
     // How each replica's shared sessions are used.
     ReplicaLink::Options link;
+    // HTTP/2 keepalive on each replica's channel: a ping every
+    // keepalive_time (calls open or not); a replica that does not answer one
+    // within keepalive_timeout has its connection closed, so its sessions
+    // fail with UNAVAILABLE (their units go elsewhere, and it is reported
+    // down) instead of waiting forever on a process that is frozen or a
+    // host that vanished. work_service accepts pings every
+    // kMinClientPingInterval (common/server_runner.h), no more often.
+    absl::Duration keepalive_time = absl::Seconds(1);
+    absl::Duration keepalive_timeout = absl::Seconds(2);
     // Null: DNS (getaddrinfo). Tests give their own.
     Resolver resolver;
   };

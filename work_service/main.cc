@@ -40,9 +40,15 @@ int main(int argc, char** argv) {
       "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
   absl::ParseCommandLine(argc, argv);
 
-  // --port, --grace_period, --max_message_bytes, --tls_*, --reflection.
-  pieces::ServerFlags flags = pieces::ReadServerFlags("work_service", 50052);
-  const pieces::TlsFiles& tls = flags.tls;
+  // --port, --grace_period, --max_message_bytes, --tls_*, --reflection,
+  // --keepalive_*.
+  absl::StatusOr<pieces::ServerFlags> flags =
+      pieces::ReadServerFlags("work_service", 50052);
+  if (!flags.ok()) {
+    absl::FPrintF(stderr, "work_service: %s\n", flags.status().message());
+    return 2;
+  }
+  const pieces::TlsFiles& tls = flags->tls;
   // Bad TLS flags or files stop the program here, before it serves anything.
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       pieces::MakeServerCredentials(tls);
@@ -74,10 +80,10 @@ int main(int argc, char** argv) {
                 (*work)->Describe(), options.threads, options.max_in_flight,
                 options.cache_capacity, options.max_sessions,
                 pieces::DescribeServerSecurity(tls),
-                flags.server.reflection ? "on" : "off");
+                flags->server.reflection ? "on" : "off");
 
   pieces::WorkServiceImpl service(*std::move(work), options);
-  pieces::ServerOptions& server = flags.server;
+  pieces::ServerOptions& server = flags->server;
   server.credentials = *credentials;
   // Open sessions learn at once that the service stops (Draining), so that
   // long-lived ones are ended by their clients within the grace period.
