@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -266,6 +268,100 @@ TEST(ScaleOutTest, AReplicaThatComesBackGetsItsKeysAgainWithoutRestartingMain) {
   // lost).
   EXPECT_GT(back->computed(), 700u);
   EXPECT_LT(back->computed(), 1300u);
+}
+
+// A replica frozen with SIGSTOP keeps its connections open and answers
+// nothing: only main's keepalive pings find it out.
+TEST(ScaleOutTest,
+     AFrozenReplicaLosesNoResultIsAvoidedAndIsUsedAgainOnceItAnswers) {
+  Cluster cluster = StartCluster(2, {"--work=sleep:5ms", "--threads=2"});
+  ServiceProcess& victim = cluster.works[1];
+  auto victim_stub = NewWorkStub(victim.address);
+  // A stopped process cannot drain on SIGTERM when the test ends: resume it
+  // however the test ends.
+  absl::Cleanup resume = [&victim] { victim.process->Signal(SIGCONT); };
+
+  // About 1,000 keys each, 2.5 s of work per replica: frozen with most of
+  // its share still to do. The deadline only keeps a bug from hanging the
+  // test; main's sessions to work_service have none.
+  const std::vector<uint64_t> keys = Range(200000, 2000);
+  grpc::Status status;
+  v1::RunReply reply;
+  absl::Time frozen;
+  {
+    JoiningThread caller([&] {
+      status = CallRun(*cluster.stub, keys, &reply, absl::Seconds(60));
+    });
+    absl::StatusOr<v1::Stats> before =
+        AwaitStats(*victim_stub, [](const v1::Stats& s) {
+          return s.work_received() > 0 && s.computed() >= 20;
+        });
+    ASSERT_TRUE(before.ok()) << before.status();
+    frozen = absl::Now();
+    victim.process->Signal(SIGSTOP);
+  }  // Joins the caller.
+  std::fprintf(stderr, "the Run ended %s after the replica froze\n",
+               absl::FormatDuration(absl::Now() - frozen).c_str());
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // Every key once, right, in order: nothing lost, nothing twice.
+  ExpectAnswersInOrder(keys, reply);
+  v1::ClusterStats stats = ClusterStats(*cluster.stub);
+  EXPECT_GT(stats.units_resent(), 0u);
+  EXPECT_EQ(stats.replicas_answered(), 1u);
+  const std::string victim_name = "127.0.0.1:" + std::to_string(victim.port);
+  auto listed = [&](const v1::ClusterStats& s) {
+    return std::find_if(
+        s.replicas().begin(), s.replicas().end(),
+        [&](const v1::ReplicaStats& r) { return r.address() == victim_name; });
+  };
+  ASSERT_NE(listed(stats), stats.replicas().end()) << victim_name;
+  EXPECT_FALSE(listed(stats)->routable());
+
+  // While it stays frozen, new Runs go to the other replica only.
+  for (int round = 0; round < 3; ++round) {
+    const std::vector<uint64_t> more = Range(300000 + round * 1000, 1000);
+    v1::RunReply again;
+    const absl::Time start = absl::Now();
+    status = CallRun(*cluster.stub, more, &again, absl::Seconds(60));
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ExpectAnswersInOrder(more, again);
+    std::fprintf(stderr, "a Run of 1,000 keys with the replica frozen: %s\n",
+                 absl::FormatDuration(absl::Now() - start).c_str());
+  }
+
+  // Resumed: main's check reaches it again and routes to it.
+  victim.process->Signal(SIGCONT);
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    stats = ClusterStats(*cluster.stub);
+  } while ((stats.replicas_answered() != 2 ||
+            listed(stats) == stats.replicas().end() ||
+            !listed(stats)->routable()) &&
+           absl::Now() < deadline);
+  ASSERT_EQ(stats.replicas_answered(), 2u);
+  ASSERT_TRUE(listed(stats)->routable());
+  absl::StatusOr<v1::Stats> resumed = testing::GetStats(*victim_stub);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  const std::vector<uint64_t> last = Range(400000, 1000);
+  v1::RunReply after;
+  status = CallRun(*cluster.stub, last, &after, absl::Seconds(60));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ExpectAnswersInOrder(last, after);
+  absl::StatusOr<v1::Stats> used = testing::GetStats(*victim_stub);
+  ASSERT_TRUE(used.ok()) << used.status();
+  // About half of the new keys are its own.
+  EXPECT_GT(used->work_received(), resumed->work_received() + 300);
+  // The frozen session was closed by main: its late results had nowhere to
+  // go (the replies above hold each key once), and it is not open.
+  EXPECT_LE(used->sessions_active(), 1u);
+
+  // Pings every second, through busy and idle spells, never counted as
+  // abuse.
+  for (const ServiceProcess* process :
+       {&cluster.main, &cluster.works[0], &cluster.works[1]}) {
+    EXPECT_THAT(process->process->output(),
+                ::testing::Not(HasSubstr("too_many_pings")));
+  }
 }
 
 TEST(ScaleOutTest, NoReplicaLeftIsUnavailableNamingTheAddress) {

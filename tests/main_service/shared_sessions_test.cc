@@ -9,10 +9,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <list>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -152,6 +154,51 @@ TEST(SharedSessionsTest, ASmallRunIsNotHeldBackByABigOneOnTheSameReplica) {
   EXPECT_EQ(after->sessions_active(), 1u);
   EXPECT_EQ(after->work_received(), after->computed() + after->from_cache() +
                                         after->failed() + after->cancelled());
+}
+
+TEST(SharedSessionsTest, AFrozenCallersRunIsCancelledOnTheSharedSession) {
+  // 40 units of 250 ms on one thread, 10 s of work: main's keepalive
+  // (--keepalive_time=1s --keepalive_timeout=1s here) finds the frozen caller
+  // out long before, and its units not started yet are cancelled. Its
+  // results fit HTTP/2's window, so without keepalive main would go on
+  // writing them and all 40 would be computed.
+  ServiceProcess work =
+      StartWorkServiceOrFail({"--work=sleep:250ms", "--threads=1"});
+  ServiceProcess main =
+      StartMainServiceOrFail({"--work_address=" + work.address,
+                              "--keepalive_time=1s", "--keepalive_timeout=1s"});
+  auto work_stub = NewWorkStub(work.address);
+  absl::StatusOr<std::unique_ptr<ChildProcess>> caller =
+      testing::StartTestProcess(PIECES_HOLD_SESSION_BIN,
+                                {"--service=main", "--address=" + main.address,
+                                 "--key=5000", "--keys=40"});
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  // A stopped process cannot be stopped with SIGTERM when the test ends.
+  absl::Cleanup kill = [&caller] { (*caller)->Signal(SIGKILL); };
+  absl::StatusOr<v1::Stats> received =
+      AwaitStats(*work_stub, [](const v1::Stats& s) {
+        return s.work_received() == 40 && s.computed() >= 1;
+      });
+  ASSERT_TRUE(received.ok()) << received.status();
+  ASSERT_EQ(received->work_received(), 40u);
+
+  (*caller)->Signal(SIGSTOP);
+  const absl::Time frozen = absl::Now();
+  absl::StatusOr<v1::Stats> after = AwaitStats(
+      *work_stub, [](const v1::Stats& s) { return s.in_flight() == 0; },
+      absl::Seconds(30));
+  ASSERT_TRUE(after.ok()) << after.status();
+  std::fprintf(stderr,
+               "the frozen caller's units were answered %s after it froze: "
+               "%d computed, %d cancelled\n",
+               absl::FormatDuration(absl::Now() - frozen).c_str(),
+               static_cast<int>(after->computed()),
+               static_cast<int>(after->cancelled()));
+  EXPECT_EQ(after->in_flight(), 0u);
+  EXPECT_GT(after->cancelled(), 0u);
+  EXPECT_EQ(after->computed() + after->cancelled(), 40u);
+  // The shared session goes on.
+  EXPECT_EQ(after->sessions_active(), 1u);
 }
 
 TEST(SharedSessionsTest, SigtermEndsEverySharedSessionWithExitThenExitsZero) {
