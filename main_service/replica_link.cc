@@ -191,7 +191,7 @@ ReplicaLink::Closed ReplicaLink::AwaitClosed(absl::Time deadline) {
   Ops cancel;
   mu_.Lock();
   auto all_done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return sessions_.empty();
+    return sessions_.empty() && dying_ == 0;
   };
   if (mu_.AwaitWithDeadline(absl::Condition(&all_done), deadline)) {
     const Closed closed = {exited_, 0};
@@ -456,6 +456,7 @@ void ReplicaLink::OnSessionDone(Session* session, const grpc::Status& status) {
   {
     absl::MutexLock lock(&mu_);
     sessions_.erase(std::find(sessions_.begin(), sessions_.end(), session));
+    ++dying_;  // Until it is deleted, below.
     grpc::Status why = session->error.ok() ? status : session->error;
     if (why.error_code() == grpc::StatusCode::CANCELLED &&
         !session->cancelled) {
@@ -502,8 +503,14 @@ void ReplicaLink::OnSessionDone(Session* session, const grpc::Status& status) {
     PlanWritesLocked(ops);  // Units may wait for a session.
   }
   Execute(ops);
-  // The session may hold the last reference to the link: nothing after.
+  // Deleted before Close may return: the program then drops the last
+  // references to the channels on its own thread, never on gRPC's (whose
+  // threads cannot join themselves). A link no one else holds any more (its
+  // replica left) goes with `self`, after the lock is released.
+  const std::shared_ptr<ReplicaLink> self = session->link;
   delete session;
+  absl::MutexLock lock(&mu_);
+  --dying_;
 }
 
 }  // namespace pieces

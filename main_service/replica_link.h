@@ -33,7 +33,9 @@
 // reaction inline from inside it.
 //
 // Lifetime: owned by shared_ptr (the replica's WorkReplica holds it, and
-// each running session holds it too). An owner must stay alive until each
+// each running session holds it too); whoever holds it across Close (the
+// program, at exit) holds the last reference, since Close returns only once
+// every session is deleted. An owner must stay alive until each
 // unit it sent is answered (OnResult), lost (OnLost) or dropped (counted by
 // the Cancel that dropped it).
 #ifndef PIECES_MAIN_SERVICE_REPLICA_LINK_H_
@@ -204,6 +206,8 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   // The replica sent Draining: new units are lost (UNAVAILABLE) at once,
   // until every session to it has ended.
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  // Sessions done and not yet deleted.
+  int dying_ ABSL_GUARDED_BY(mu_) = 0;
   // Sessions that ended with Exited and OK.
   size_t exited_ ABSL_GUARDED_BY(mu_) = 0;
 };
