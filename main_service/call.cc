@@ -104,13 +104,13 @@ void Call::Abort(grpc::Status status) {
 
 void Call::ReactorDone() { Unref(1); }
 
-void Call::OnResult(v1::Result* result) {
+void Call::OnResult(ReplicaLink* link, v1::Result* result) {
   bool end = false;
   bool flush = false;
   {
     absl::MutexLock lock(&mu_);
     if (!ended_) {
-      Take(result);
+      Take(link, result);
       flush = true;
       if (++answered_ == size_) end = EndLocked();
     }
@@ -119,6 +119,8 @@ void Call::OnResult(v1::Result* result) {
     End(grpc::Status::OK);
   } else if (flush) {
     Flush();
+  } else if (HoldsResults()) {
+    link->Release(this, 1);  // Dropped: nobody waits for it.
   }
   Unref(1);
 }

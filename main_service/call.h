@@ -49,7 +49,8 @@ class Call : public ReplicaLink::Owner {
     std::atomic<uint64_t> units_resent{0};
   };
 
-  void OnResult(v1::Result* result) final ABSL_LOCKS_EXCLUDED(mu_);
+  void OnResult(ReplicaLink* link, v1::Result* result) final
+      ABSL_LOCKS_EXCLUDED(mu_);
   void OnLost(std::vector<ReplicaLink::Unit> units, const std::string& replica,
               const grpc::Status& status) final ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -70,9 +71,12 @@ class Call : public ReplicaLink::Owner {
   // no unit is left.
   void ReactorDone() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // A result for the caller, result->id() being its position: each position
-  // once, never after End. May take its contents.
-  virtual void Take(v1::Result* result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  // A result for the caller, result->id() being its position, from `link`:
+  // each position once, never after End. May take its contents. A call that
+  // HoldsResults gives its place back with link->Release once its caller
+  // has it.
+  virtual void Take(ReplicaLink* link, v1::Result* result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
   // Called after Take, with no lock: start what the result made possible.
   virtual void Flush() ABSL_LOCKS_EXCLUDED(mu_) {}
   // Called once: every result was taken (OK), or the call failed.

@@ -43,7 +43,8 @@ class RunCall final : public grpc::ServerUnaryReactor, public Call {
   void OnDone() override { ReactorDone(); }
 
  private:
-  void Take(v1::Result* result) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void Take(ReplicaLink* /*link*/, v1::Result* result) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     reply_->mutable_results(static_cast<int>(result->id()))->Swap(result);
   }
 
@@ -77,6 +78,8 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
   }
 
   void OnWriteDone(bool ok) override {
+    // out_link_ is touched only by the write path.
+    if (ok && out_link_ != nullptr) out_link_->Release(this, 1);
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       writing_ = false;
       if (!ok) {
@@ -96,9 +99,19 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
   void OnDone() override { ReactorDone(); }
 
  private:
-  void Take(v1::Result* result) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    // The caller gets one Result per message, as the contract says.
-    if (!write_failed_) queue_.emplace_back().mutable_result()->Swap(result);
+  // Each result keeps its place in the call's share on its replica until it
+  // is written: a caller who does not read stops the call's units from being
+  // sent, so main holds at most --work_call_share results per replica for it.
+  bool HoldsResults() const override { return true; }
+
+  void Take(ReplicaLink* link, v1::Result* result) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // The caller gets one Result per message, as the contract says. After a
+    // failed write the call is cancelled, which gives back every place.
+    if (write_failed_) return;
+    Queued& queued = queue_.emplace_back();
+    queued.message.mutable_result()->Swap(result);
+    queued.link = link;
   }
 
   void Flush() override {
@@ -108,7 +121,7 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
   void End(const grpc::Status& status) override {
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       if (status.ok() && !write_failed_) {
-        queue_.emplace_back().mutable_exited()->set_completed(keys_);
+        queue_.emplace_back().message.mutable_exited()->set_completed(keys_);
       }
       end_status_ = status;
     });
@@ -124,7 +137,8 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
       absl::MutexLock lock(&mu_);
       change();
       if (!writing_ && !queue_.empty()) {
-        out_ = std::move(queue_.front());
+        out_ = std::move(queue_.front().message);
+        out_link_ = queue_.front().link;
         queue_.pop_front();
         writing_ = true;
         write = true;
@@ -137,9 +151,18 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
     if (finish.has_value()) Finish(*finish);
   }
 
+  // A message to write, and the link whose result it carries (null for the
+  // Exited).
+  struct Queued {
+    v1::ResultMsg message;
+    ReplicaLink* link = nullptr;
+  };
+
   const uint64_t keys_;
-  std::deque<v1::ResultMsg> queue_ ABSL_GUARDED_BY(mu_);
-  v1::ResultMsg out_;  // Touched only while writing_.
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
+  // Touched only while writing_, and by OnWriteDone.
+  v1::ResultMsg out_;
+  ReplicaLink* out_link_ = nullptr;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

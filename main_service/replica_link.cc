@@ -107,12 +107,29 @@ void ReplicaLink::Send(Owner* owner, absl::Span<const Unit> units) {
       if (queue == nullptr) {
         queue = std::make_unique<Queue>();
         queue->owner = owner;
+        queue->holds = owner->HoldsResults();
       }
       queue->units.insert(queue->units.end(), units.begin(), units.end());
       waiting_ += units.size();
       MakeReadyLocked(queue.get());
       PlanWritesLocked(ops);
     }
+  }
+  Execute(ops);
+}
+
+void ReplicaLink::Release(Owner* owner, size_t n) {
+  Ops ops;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = queues_.find(owner);
+    if (it == queues_.end()) return;
+    Queue* queue = it->second.get();
+    if (queue->cancelled) return;
+    queue->held -= std::min(n, queue->held);
+    MakeReadyLocked(queue);
+    if (queue->ready) PlanWritesLocked(ops);
+    ForgetIfIdleLocked(queue);
   }
   Execute(ops);
 }
@@ -125,6 +142,9 @@ size_t ReplicaLink::Cancel(Owner* owner) {
     auto it = queues_.find(owner);
     if (it == queues_.end()) return 0;
     Queue* queue = it->second.get();
+    // The owner gives back no result from now on.
+    queue->cancelled = true;
+    queue->held = 0;
     dropped = queue->waiting();
     waiting_ -= dropped;
     queue->units.clear();
@@ -171,7 +191,7 @@ ReplicaLink::Closed ReplicaLink::AwaitClosed(absl::Time deadline) {
   Ops cancel;
   mu_.Lock();
   auto all_done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return sessions_.empty();
+    return sessions_.empty() && dying_ == 0;
   };
   if (mu_.AwaitWithDeadline(absl::Condition(&all_done), deadline)) {
     const Closed closed = {exited_, 0};
@@ -194,14 +214,14 @@ ReplicaLink::Closed ReplicaLink::AwaitClosed(absl::Time deadline) {
 
 void ReplicaLink::MakeReadyLocked(Queue* queue) {
   if (!queue->ready && queue->waiting() > 0 &&
-      queue->in_flight < options_.per_owner) {
+      queue->used() < options_.per_owner) {
     queue->ready = true;
     ready_.push_back(queue);
   }
 }
 
 void ReplicaLink::ForgetIfIdleLocked(Queue* queue) {
-  if (queue->in_flight == 0 && queue->waiting() == 0 && !queue->ready) {
+  if (queue->used() == 0 && queue->waiting() == 0 && !queue->ready) {
     queues_.erase(queue->owner);
   }
 }
@@ -244,8 +264,8 @@ bool ReplicaLink::FillLocked(Session* session) {
     Queue* queue = ready_.front();
     ready_.pop_front();
     queue->ready = false;
-    const size_t n = std::min(
-        {room, options_.per_owner - queue->in_flight, queue->waiting()});
+    const size_t n =
+        std::min({room, options_.per_owner - queue->used(), queue->waiting()});
     for (size_t i = 0; i < n; ++i) {
       const Unit unit = queue->units[queue->next++];
       const uint64_t id = session->next_id++;
@@ -303,7 +323,7 @@ void ReplicaLink::PlanWritesLocked(Ops& ops) {
 }
 
 void ReplicaLink::Execute(Ops& ops) {
-  for (auto& [owner, result] : ops.results) owner->OnResult(result);
+  for (auto& [owner, result] : ops.results) owner->OnResult(this, result);
   for (Ops::Lost& lost : ops.lost) {
     lost.owner->OnLost(std::move(lost.units), name_, lost.status);
   }
@@ -363,6 +383,7 @@ void ReplicaLink::OnMessage(Session* session) {
       result->set_id(slot.unit.position);
       ops.results.emplace_back(slot.queue->owner, result);
       --slot.queue->in_flight;
+      if (slot.queue->holds && !slot.queue->cancelled) ++slot.queue->held;
       MakeReadyLocked(slot.queue);
       ForgetIfIdleLocked(slot.queue);
     };
@@ -435,6 +456,7 @@ void ReplicaLink::OnSessionDone(Session* session, const grpc::Status& status) {
   {
     absl::MutexLock lock(&mu_);
     sessions_.erase(std::find(sessions_.begin(), sessions_.end(), session));
+    ++dying_;  // Until it is deleted, below.
     grpc::Status why = session->error.ok() ? status : session->error;
     if (why.error_code() == grpc::StatusCode::CANCELLED &&
         !session->cancelled) {
@@ -481,8 +503,14 @@ void ReplicaLink::OnSessionDone(Session* session, const grpc::Status& status) {
     PlanWritesLocked(ops);  // Units may wait for a session.
   }
   Execute(ops);
-  // The session may hold the last reference to the link: nothing after.
+  // Deleted before Close may return: the program then drops the last
+  // references to the channels on its own thread, never on gRPC's (whose
+  // threads cannot join themselves). A link no one else holds any more (its
+  // replica left) goes with `self`, after the lock is released.
+  const std::shared_ptr<ReplicaLink> self = session->link;
   delete session;
+  absl::MutexLock lock(&mu_);
+  --dying_;
 }
 
 }  // namespace pieces

@@ -33,7 +33,9 @@
 // reaction inline from inside it.
 //
 // Lifetime: owned by shared_ptr (the replica's WorkReplica holds it, and
-// each running session holds it too). An owner must stay alive until each
+// each running session holds it too); whoever holds it across Close (the
+// program, at exit) holds the last reference, since Close returns only once
+// every session is deleted. An owner must stay alive until each
 // unit it sent is answered (OnResult), lost (OnLost) or dropped (counted by
 // the Cancel that dropped it).
 #ifndef PIECES_MAIN_SERVICE_REPLICA_LINK_H_
@@ -65,7 +67,8 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
     // The most units unanswered on one session. Keep it below
     // work_service's --max_in_flight (1024 by default).
     size_t window = 512;
-    // The most units of one call unanswered on the link.
+    // The most units of one call unanswered on the link (for RunStream, also
+    // counting the results its caller has not taken yet).
     size_t per_owner = 256;
   };
 
@@ -79,9 +82,15 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   class Owner {
    public:
     virtual ~Owner() = default;
+    // Whether the owner holds its results until its caller has taken them
+    // (RunStream): then each result keeps one place of the owner's share on
+    // the link until the owner gives it back (Release), so that a caller who
+    // does not read stops its units from being sent. Asked once per link.
+    virtual bool HoldsResults() const { return false; }
     // The result of one unit; result->id() is the unit's position. The owner
-    // may take its contents.
-    virtual void OnResult(v1::Result* result) = 0;
+    // may take its contents. An owner that HoldsResults must Release it (even
+    // one it drops), unless it has called Cancel.
+    virtual void OnResult(ReplicaLink* link, v1::Result* result) = 0;
     // Units the link will not answer: their session ended with `status`
     // before their results came (UNAVAILABLE when the replica went away or
     // is draining). `replica` is the replica's name.
@@ -99,6 +108,10 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   // Sends `units` of `owner`, after those it sent before.
   void Send(Owner* owner, absl::Span<const Unit> units)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Gives back `n` places of `owner`'s share taken by results it held (see
+  // Owner::HoldsResults): its caller has taken them.
+  void Release(Owner* owner, size_t n) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Gives up every unit of `owner`: returns how many were still waiting to
   // be sent, which are dropped (never answered nor lost). The ones already
@@ -135,7 +148,12 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
     std::vector<Unit> units;  // To send, from `next` on.
     size_t next = 0;
     size_t in_flight = 0;  // Sent, not yet answered or lost.
-    bool ready = false;    // In ready_.
+    size_t held = 0;       // Answered, held by an owner that HoldsResults.
+    bool holds = false;    // owner->HoldsResults().
+    bool cancelled = false;
+    bool ready = false;  // In ready_.
+    // Places of the owner's share in use.
+    size_t used() const { return in_flight + held; }
     size_t waiting() const { return units.size() - next; }
   };
   // Where the answer of a unit in flight goes.
@@ -188,6 +206,8 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   // The replica sent Draining: new units are lost (UNAVAILABLE) at once,
   // until every session to it has ended.
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  // Sessions done and not yet deleted.
+  int dying_ ABSL_GUARDED_BY(mu_) = 0;
   // Sessions that ended with Exited and OK.
   size_t exited_ ABSL_GUARDED_BY(mu_) = 0;
 };

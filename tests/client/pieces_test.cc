@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -118,28 +119,27 @@ TEST(PiecesTest, JsonPrintsOneParsableLinePerResultWithTheRightValue) {
   ASSERT_EQ(lines.size(), 1000u) << run.out.substr(0, 500);
   std::set<uint64_t> ids;
   std::set<uint64_t> keys;
+  // Each line is JSON (protobuf's parser accepts it), in the documented
+  // shape. The fields are read with a pattern, not through the parsed
+  // Struct: protobuf's Map, inlined into a ThreadSanitizer build, does not
+  // agree with Debian's uninstrumented libprotobuf on its layout.
+  const std::regex shape(
+      R"(\{"id":(\d+),"key":(\d+),"value":(\d+),"performed":"new",)"
+      R"("waited":false,"error":null\})");
   for (const std::string& line : lines) {
     google::protobuf::Struct object;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &object).ok())
         << line;
-    const auto& fields = object.fields();
-    for (const char* name :
-         {"id", "key", "value", "performed", "waited", "error"}) {
-      ASSERT_TRUE(fields.contains(name)) << name << " missing in " << line;
-    }
-    const uint64_t id = fields.at("id").number_value();
-    const uint64_t key = fields.at("key").number_value();
+    std::smatch match;
+    ASSERT_TRUE(std::regex_match(line, match, shape)) << line;
+    const uint64_t id = std::stoull(match[1]);
+    const uint64_t key = std::stoull(match[2]);
     ids.insert(id);
     keys.insert(key);
     // Ids number the keys in request order: key id+1 of 1-1000.
     EXPECT_EQ(key, id + 1) << line;
     // The default work function, echo: the value is the key.
-    EXPECT_EQ(fields.at("value").number_value(), key) << line;
-    EXPECT_EQ(fields.at("performed").string_value(), "new") << line;
-    EXPECT_FALSE(fields.at("waited").bool_value()) << line;
-    EXPECT_EQ(fields.at("error").kind_case(),
-              google::protobuf::Value::kNullValue)
-        << line;
+    EXPECT_EQ(std::stoull(match[3]), key) << line;
   }
   EXPECT_EQ(ids.size(), 1000u);
   EXPECT_EQ(keys.size(), 1000u);

@@ -55,7 +55,9 @@ fail() { echo "FAIL: $1"; failed=$((failed + 1)); }
 start() {
   local name=$1 bin=$2
   shift 2
-  "$bin" --port=0 "$@" 2>"$dir/$name.log" &
+  # Made here: the background shell may open it after the first sed below.
+  : >"$dir/$name.log"
+  "$bin" --port=0 "$@" 2>>"$dir/$name.log" &
   pids+=($!)
   local i
   for ((i = 0; i < 200; i++)); do
