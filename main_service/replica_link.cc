@@ -503,11 +503,9 @@ void ReplicaLink::OnSessionDone(Session* session, const grpc::Status& status) {
     PlanWritesLocked(ops);  // Units may wait for a session.
   }
   Execute(ops);
-  // Deleted before Close may return: the program then drops the last
-  // references to the channels on its own thread, never on gRPC's (whose
-  // threads cannot join themselves). A link no one else holds any more (its
-  // replica left) goes with `self`, after the lock is released.
-  const std::shared_ptr<ReplicaLink> self = session->link;
+  // Deleted before Close may return. The link outlives this: WorkReplicas
+  // keeps every link until it is destroyed, after Close, on the program's
+  // thread.
   delete session;
   absl::MutexLock lock(&mu_);
   --dying_;

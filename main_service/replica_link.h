@@ -33,11 +33,11 @@
 // reaction inline from inside it.
 //
 // Lifetime: owned by shared_ptr (the replica's WorkReplica holds it, and
-// each running session holds it too); whoever holds it across Close (the
-// program, at exit) holds the last reference, since Close returns only once
-// every session is deleted. An owner must stay alive until each
-// unit it sent is answered (OnResult), lost (OnLost) or dropped (counted by
-// the Cancel that dropped it).
+// each running session holds it too). Its owner must hold it while any
+// session runs (WorkReplicas keeps every link until it is destroyed, after
+// Close, which returns only once every session is deleted). An owner must stay
+// alive until each unit it sent is answered (OnResult), lost (OnLost) or
+// dropped (counted by the Cancel that dropped it).
 #ifndef PIECES_MAIN_SERVICE_REPLICA_LINK_H_
 #define PIECES_MAIN_SERVICE_REPLICA_LINK_H_
 

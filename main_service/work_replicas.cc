@@ -170,16 +170,16 @@ void WorkReplicas::RequestRefresh() {
 }
 
 void WorkReplicas::CloseLinks(absl::Time deadline) {
-  std::vector<std::shared_ptr<const WorkReplica>> replicas;
+  std::vector<std::shared_ptr<ReplicaLink>> links;
   {
-    absl::MutexLock lock(&mu_);
-    replicas = replicas_;
+    absl::MutexLock lock(&refresh_mu_);
+    links = links_;
   }
   // Every link ends its sessions at once; then each is waited for.
-  for (const auto& replica : replicas) replica->link->StartClose();
+  for (const auto& link : links) link->StartClose();
   ReplicaLink::Closed all;
-  for (const auto& replica : replicas) {
-    const ReplicaLink::Closed closed = replica->link->AwaitClosed(deadline);
+  for (const auto& link : links) {
+    const ReplicaLink::Closed closed = link->AwaitClosed(deadline);
     all.exited += closed.exited;
     all.cancelled += closed.cancelled;
   }
@@ -277,14 +277,26 @@ void WorkReplicas::Refresh() {
                              [&](const std::shared_ptr<const WorkReplica>& r) {
                                return r->name == names[i];
                              });
-    next.push_back(same != old.end() ? *same
-                                     : NewReplica(*name_entries[i], names[i]));
+    if (same != old.end()) {
+      next.push_back(*same);
+    } else {
+      next.push_back(NewReplica(*name_entries[i], names[i]));
+      links_.push_back(next.back()->link);
+    }
   }
   std::sort(next.begin(), next.end(),
             [](const std::shared_ptr<const WorkReplica>& a,
                const std::shared_ptr<const WorkReplica>& b) {
               return a->name < b->name;
             });
+  // Links of replicas that have left go once nothing else holds them (no
+  // view, no session): here, on this thread, not on a gRPC thread.
+  links_.erase(std::remove_if(links_.begin(), links_.end(),
+                              [&](const std::shared_ptr<ReplicaLink>& link) {
+                                return link.use_count() == 1 &&
+                                       Find(next, link->name()) == nullptr;
+                              }),
+               links_.end());
 
   // A down replica is up again once it answers: one GetStats with a short
   // deadline, which also makes its channel reconnect. (Asking the channel's

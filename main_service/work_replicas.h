@@ -119,7 +119,8 @@ class WorkReplicas {
   // calling thread; returns when done.
   void Refresh() ABSL_LOCKS_EXCLUDED(refresh_mu_, mu_);
 
-  // Ends the shared sessions of every replica (ReplicaLink::Close): each
+  // Ends the shared sessions of every replica, including those that have
+  // left (ReplicaLink::Close): each
   // sends Exit once its units are answered. Returns once all have ended, or
   // after cancelling those left at `deadline`.
   void CloseLinks(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
@@ -150,6 +151,12 @@ class WorkReplicas {
   // Held for a whole Refresh, so that two never interleave. Taken before mu_.
   absl::Mutex refresh_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::vector<Entry> entries_ ABSL_GUARDED_BY(refresh_mu_);
+  // The link of every replica made, kept until this is destroyed, or until
+  // its replica has left and nothing else holds it: the last reference to a
+  // link, and to its channel, is then dropped on the program's thread or
+  // the refresh thread, never on a gRPC thread (a session ending there),
+  // where gRPC cannot join its own threads.
+  std::vector<std::shared_ptr<ReplicaLink>> links_ ABSL_GUARDED_BY(refresh_mu_);
 
   mutable absl::Mutex mu_;
   // Every replica, sorted by name, and which are down.
