@@ -10,7 +10,9 @@
 # through main_service -> every result in request order with its value, the
 # sum of `computed` over the replicas exactly 10,000 (asked of each replica, and
 # main's total equal to it), each replica within 10% of the mean; then `docker kill` of one replica in the middle of a
-# 20,000-key Run -> the Run still answers every key, in order.
+# 20,000-key Run -> the Run still answers every key, in order; then a rolling
+# restart (docker restart of each replica in turn; Swarm: service update
+# --force) while 8 callers send 100-key Runs -> no call fails or is wrong.
 # Prints "N passed, M failed" last; exits non-zero on any failure.
 #
 # Needs what e2e_test.sh needs; uses host ports 50051 and 50052-50059.
@@ -85,21 +87,77 @@ run_keys() {
     pieces.v1.MainService/Run <"$1" >"$2" 2>&1 || rc=$?
 }
 
-# check_reply NAME REQUEST REPLY: every key answered in request order with
-# value = key (echo and sleep work), and nothing else.
-check_reply() {
-  if ((rc != 0)); then fail "$1" "exit $rc"$'\n'"$(head -c 2000 "$3")"; return; fi
+# reply_problem REQUEST REPLY: "ok" if every key is answered in request order
+# with value = key (echo and sleep work), and nothing else; else what is wrong.
+reply_problem() {
   # grpcurl prints uint64 as strings and leaves out zeros (id 0, key 0, value 0).
-  local bad
-  bad=$(jq -n --slurpfile req "$2" --slurpfile rep "$3" '
+  jq -n --slurpfile req "$1" --slurpfile rep "$2" '
     ($req[0].keys | map(tostring)) as $keys |
     ($rep[0].results) as $res |
     if ($res | length) != ($keys | length) then "\($res | length) results for \($keys | length) keys"
     else [range(0; $keys | length) as $i | $res[$i] |
           select(((.id // "0") != ($i | tostring)) or ((.key // "0") != $keys[$i]) or
                  ((.value // "0") != $keys[$i]) or has("error"))] |
-         if length == 0 then "ok" else "\(length) wrong, first: \(.[0])" end end')
-  expect "$1" "$bad" '"ok"'
+         if length == 0 then "ok" else "\(length) wrong, first: \(.[0])" end end'
+}
+
+# check_reply NAME REQUEST REPLY: the reply_problem check, as a test.
+check_reply() {
+  if ((rc != 0)); then fail "$1" "exit $rc"$'\n'"$(head -c 2000 "$3")"; return; fi
+  expect "$1" "$(reply_problem "$2" "$3")" '"ok"'
+}
+
+# load_loop N STOP: caller N sends 100-key Runs of keys of its own (fresh each
+# time) until the file STOP exists; one line per call in $log_dir/load.N: "ok",
+# or what went wrong.
+load_loop() {
+  local n=$1 stop=$2 r=0 req="$log_dir/load_req.$1.json" rep="$log_dir/load_rep.$1.json" status
+  while [[ ! -e $stop ]]; do
+    jq -nc --argjson b $((1000000 + n * 1000000 + r * 100)) '{keys: [range($b; $b + 100)]}' >"$req"
+    status=0
+    grpcurl -plaintext -max-time 60 -d @ "$main_addr" pieces.v1.MainService/Run <"$req" >"$rep" 2>&1 || status=$?
+    if ((status != 0)); then
+      echo "call $r: exit $status: $(head -c 300 "$rep" | tr '\n' ' ')"
+    else
+      reply_problem "$req" "$rep" | tr -d '"'
+    fi >>"$log_dir/load.$n"
+    r=$((r + 1))
+  done
+}
+
+# load_calls: calls made so far by the load callers.
+load_calls() { cat "$log_dir"/load.[0-9]* 2>/dev/null | wc -l; }
+
+# await_calls N: until the load callers have made N calls (bounded).
+await_calls() {
+  local deadline=$((SECONDS + 120))
+  while (($(load_calls) < $1)); do
+    ((SECONDS >= deadline)) && return 1
+    sleep 0.2
+  done
+}
+
+# rolling_restart WHERE RESTART_COMMAND: 8 callers of 100-key Runs keep going
+# while RESTART_COMMAND restarts every work_service replica in turn (each gets
+# SIGTERM, drains, and starts again); no call may fail.
+rolling_restart() {
+  local where=$1 restart=$2 stop="$log_dir/load.stop" n pids=() before problems
+  rm -f "$stop" "$log_dir"/load.[0-9]*
+  for n in 0 1 2 3 4 5 6 7; do
+    load_loop "$n" "$stop" &
+    pids+=($!)
+  done
+  await_calls 16 || log "$where: the load callers are slow to start"
+  if "$restart" >>"$log_dir/restart.log" 2>&1; then pass "$where: every replica restarted in turn"; else
+    fail "$where: every replica restarted in turn" "$(tail -n 20 "$log_dir/restart.log")"; fi
+  wait_replicas 3 || fail "$where: main_service routes over 3 replicas after the restart"
+  before=$(load_calls)
+  await_calls $((before + 16)) || log "$where: few calls after the restart"
+  touch "$stop"
+  wait "${pids[@]}"
+  problems=$(cat "$log_dir"/load.[0-9]* | grep -v '^ok$' || true)
+  expect "$where: rolling restart under load: $(load_calls) calls of 100 keys, none failed or wrong" \
+    "$(grep -c . <<<"$problems" || true)" 0 "$(head -n 5 <<<"$problems")"
 }
 
 cluster_stats() { call "$main_addr" pieces.v1.MainService/GetClusterStats '{}'; }
@@ -217,6 +275,20 @@ victim=$(cid work_service | sed -n 2p)
 kill_compose_replica() { docker kill "$victim"; }
 list_compose_replicas() { cid work_service; }
 checks compose list_compose_replicas kill_compose_replica
+# docker restart: SIGTERM (the replica drains), then start; one at a time, each
+# routed to again before the next.
+restart_compose_replicas() {
+  local id
+  for id in $(cid work_service); do
+    docker restart -t 60 "$id" || return 1
+    wait_replicas 3 || return 1
+  done
+}
+# The replica killed above, started again (a kill is a manual stop to Docker).
+docker start $(cid work_service) >>"$log_dir/compose.log" 2>&1 || true
+if wait_replicas 3; then pass "compose: the killed replica is back"; else
+  fail "compose: the killed replica is back"; fi
+rolling_restart compose restart_compose_replicas
 "${compose[@]}" down -v --remove-orphans >>"$log_dir/compose.log" 2>&1
 compose_up=false
 log "compose part took $((SECONDS - t0))s"
@@ -256,4 +328,12 @@ PIECES_WORK=sleep:4ms docker stack deploy -c docker/stack.yml "$stack" >>"$log_d
 list_swarm_replicas() { docker ps -q --no-trunc --filter "label=com.docker.swarm.service.name=${stack}_work_service"; }
 kill_swarm_replica() { docker kill "$(list_swarm_replicas | head -n 1)"; }
 checks swarm list_swarm_replicas kill_swarm_replica
+# Swarm's rolling update: one task at a time, stopped with SIGTERM, replaced.
+update_swarm_replicas() {
+  docker service update --force --detach=false --update-parallelism 1 "${stack}_work_service"
+}
+# Swarm replaced the killed task.
+if wait_replicas 3; then pass "swarm: the killed replica was replaced"; else
+  fail "swarm: the killed replica was replaced"; fi
+rolling_restart swarm update_swarm_replicas
 log "swarm part took $((SECONDS - t0))s"
