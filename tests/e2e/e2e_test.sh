@@ -149,7 +149,7 @@ expect_status "Run with 100,001 keys: InvalidArgument naming --max_keys" Invalid
 # A malformed message that reaches the server: a WorkMsg with no field set.
 grpc -d '{}' $work_addr pieces.v1.WorkService/Process
 expect_status "Process with an empty WorkMsg: InvalidArgument, saying what is missing" InvalidArgument \
-  "a WorkMsg must set exactly one of 'work', 'batch' or 'exit'; this one set none (or only a field this service does not know)"
+  "a WorkMsg must set exactly one of 'work', 'batch', 'exit' or 'cancel'; this one set none (or only a field this service does not know)"
 
 # The same id twice in one session: refused by the session, not by grpcurl (keys
 # not cached yet, so no result comes before the error).
