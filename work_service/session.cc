@@ -254,7 +254,7 @@ void Session::WriteDraining() {
     absl::MutexLock lock(&mu_);
     last = LetGo(ops);
   }
-  AfterLetGo(last, std::move(ops));
+  AfterLetGo(this, last, std::move(ops));
 }
 
 void Session::FinishWith(grpc::Status status) {
@@ -448,7 +448,7 @@ void Session::Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome) {
     }
     last = LetGo(ops);
   }
-  AfterLetGo(last, std::move(ops));
+  AfterLetGo(this, last, std::move(ops));
 }
 
 bool Session::LetGo(Ops& ops) {
@@ -459,17 +459,17 @@ bool Session::LetGo(Ops& ops) {
   return false;
 }
 
-void Session::AfterLetGo(bool last, Ops ops) {
+void Session::AfterLetGo(Session* session, bool last, Ops ops) {
   if (last) {
-    delete this;
+    delete session;
     return;
   }
   // The caller no longer holds the session: once mu_ is released, OnDone may
   // run on a gRPC thread and free it. A planned operation holds that off (a
   // planned read or write keeps Finish from being planned, and OnDone comes
-  // only after Finish), so `this` is touched again only if there is one.
+  // only after Finish), so `session` is touched again only if there is one.
   if (ops.Empty()) return;
-  Execute(std::move(ops));
+  session->Execute(std::move(ops));
 }
 
 }  // namespace pieces

@@ -224,7 +224,10 @@ class Session final
   bool LetGo(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After LetGo, with mu_ released: deletes the session if `last`, else
   // starts `ops`.
-  void AfterLetGo(bool last, Ops ops) ABSL_LOCKS_EXCLUDED(mu_);
+  // Static, and called as AfterLetGo(this, ...): once mu_ is released,
+  // `session` may already be freed (by OnDone on a gRPC thread), and even a
+  // member call on a freed object is undefined (UBSan's vptr check reads it).
+  static void AfterLetGo(Session* session, bool last, Ops ops);
 
   // Constant after construction.
   const SessionEnv env_;
