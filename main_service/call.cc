@@ -7,53 +7,79 @@
 
 namespace pieces {
 
-Call::Call(WorkReplicas* replicas, Counters* counters)
-    : replicas_(replicas), counters_(counters) {}
+Call::Call(WorkReplicas* replicas, Counters* counters, KeyBudget* budget)
+    : replicas_(replicas), counters_(counters), budget_(budget) {}
 
-Call::~Call() = default;
+Call::~Call() { budget_->Give(admitted_); }
+
+grpc::Status Call::Admit(size_t n) {
+  if (!budget_->TryTake(n)) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("main_service holds ", budget_->held(),
+                     " keys of calls in progress; with this call's ", n,
+                     " it would pass its bound of ", budget_->capacity(),
+                     " (--max_keys_in_progress); try again later"));
+  }
+  admitted_ = n;
+  return grpc::Status::OK;
+}
 
 void Call::Start(const google::protobuf::RepeatedField<uint64_t>& keys) {
-  std::vector<ReplicaLink::Unit> units;
-  units.reserve(static_cast<size_t>(keys.size()));
-  for (int i = 0; i < keys.size(); ++i) {
-    units.push_back({static_cast<uint32_t>(i), keys.Get(i)});
-  }
+  const size_t n = static_cast<size_t>(keys.size());
   Batches batches;
   grpc::Status failure;
   {
     absl::MutexLock lock(&mu_);
-    size_ = units.size();
-    refs_ += units.size() + 1;  // The units, and this thread.
+    size_ = n;
+    refs_ += n + 1;  // The units, and this thread.
     view_ = replicas_->View();
-    if (!RouteLocked(units, &batches)) {
+    const auto unit_at = [&keys](size_t i) {
+      return ReplicaLink::Unit{static_cast<uint32_t>(i),
+                               keys.Get(static_cast<int>(i))};
+    };
+    if (!RouteLocked(n, unit_at, &batches)) {
       failure = NoReplicaLocked();
       EndLocked();
     }
   }
   if (!failure.ok()) {
     End(failure);
-    Unref(units.size() + 1);
+    Unref(n + 1);
     return;
   }
   Send(batches);
   Unref(1);
 }
 
-bool Call::RouteLocked(absl::Span<const ReplicaLink::Unit> units,
+bool Call::RouteLocked(size_t n,
+                       absl::FunctionRef<ReplicaLink::Unit(size_t)> unit_at,
                        Batches* out) {
   Router router(*view_, failed_replicas_);
   if (router.empty()) return false;
+  // Two passes, so that each batch is allocated at its exact size: the
+  // batches are kept until their units are sent, which for a caller who
+  // does not read is most of the call's life.
   absl::InlinedVector<size_t, 4> replica_of_batch;
-  for (const ReplicaLink::Unit& unit : units) {
-    const size_t replica = router.Owner(unit.key);
+  absl::InlinedVector<size_t, 4> batch_size;
+  std::vector<uint32_t> batch_of(n);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t replica = router.Owner(unit_at(i).key);
     size_t b = 0;
     while (b < replica_of_batch.size() && replica_of_batch[b] != replica) ++b;
     if (b == replica_of_batch.size()) {
       replica_of_batch.push_back(replica);
+      batch_size.push_back(0);
       out->push_back({view_->replicas[replica]->link, {}});
     }
-    (*out)[b].units.push_back(unit);
+    ++batch_size[b];
+    batch_of[i] = static_cast<uint32_t>(b);
   }
+  for (size_t b = 0; b < out->size(); ++b) {
+    (*out)[b].units.reserve(batch_size[b]);
+  }
+  for (size_t i = 0; i < n; ++i)
+    (*out)[batch_of[i]].units.push_back(unit_at(i));
   for (const Batch& batch : *out) {
     bool known = false;
     for (const auto& link : links_) known |= (link == batch.link);
@@ -63,7 +89,7 @@ bool Call::RouteLocked(absl::Span<const ReplicaLink::Unit> units,
 }
 
 void Call::Send(Batches& batches) {
-  for (Batch& batch : batches) batch.link->Send(this, batch.units);
+  for (Batch& batch : batches) batch.link->Send(this, std::move(batch.units));
   bool ended;
   {
     absl::MutexLock lock(&mu_);
@@ -141,7 +167,9 @@ void Call::OnLost(std::vector<ReplicaLink::Unit> units,
       failed_replicas_.push_back(replica);
       failure_detail_ = Describe(replica, status).error_message();
       view_ = replicas_->View();
-      if (RouteLocked(units, &batches)) {
+      if (RouteLocked(
+              units.size(), [&units](size_t i) { return units[i]; },
+              &batches)) {
         counters_->units_resent.fetch_add(units.size(),
                                           std::memory_order_relaxed);
         ++refs_;  // This thread, while it sends.

@@ -32,9 +32,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/repeated_field.h"
 #include "grpcpp/grpcpp.h"
+#include "main_service/key_budget.h"
 #include "main_service/replica_link.h"
 #include "main_service/work_replicas.h"
 #include "pieces/v1/work.pb.h"
@@ -54,9 +56,14 @@ class Call : public ReplicaLink::Owner {
   void OnLost(std::vector<ReplicaLink::Unit> units, const std::string& replica,
               const grpc::Status& status) final ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Takes `n` keys from the service's budget for the call's life (given back
+  // when it is freed); RESOURCE_EXHAUSTED, saying why, if they do not fit.
+  // Once, before Start, by the thread that made the call.
+  grpc::Status Admit(size_t n);
+
  protected:
-  // `replicas` and `counters` must outlive the call.
-  Call(WorkReplicas* replicas, Counters* counters);
+  // `replicas`, `counters` and `budget` must outlive the call.
+  Call(WorkReplicas* replicas, Counters* counters, KeyBudget* budget);
   ~Call() override;
 
   // Sends every key of `keys` (not empty) to its replica. Once.
@@ -94,8 +101,10 @@ class Call : public ReplicaLink::Owner {
 
   // Groups `units` by the replica that owns them among those not failed in
   // this call; false if there is none.
-  bool RouteLocked(absl::Span<const ReplicaLink::Unit> units, Batches* out)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unit i of the `n` is unit_at(i).
+  bool RouteLocked(size_t n,
+                   absl::FunctionRef<ReplicaLink::Unit(size_t)> unit_at,
+                   Batches* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends `batches`, then cancels them again if the call ended meanwhile.
   void Send(Batches& batches) ABSL_LOCKS_EXCLUDED(mu_);
   // Marks the call ended; false if it had ended. The caller then calls End
@@ -114,6 +123,10 @@ class Call : public ReplicaLink::Owner {
   // Constant after construction.
   WorkReplicas* const replicas_;
   Counters* const counters_;
+  KeyBudget* const budget_;
+  // Keys taken from budget_; set by Admit, before any other thread sees the
+  // call.
+  size_t admitted_ = 0;
 
   // Units of the call, their results all taken when answered_ == size_.
   size_t size_ ABSL_GUARDED_BY(mu_) = 0;

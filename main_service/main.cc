@@ -42,6 +42,10 @@ ABSL_FLAG(absl::Duration, work_keepalive_timeout, absl::Seconds(2),
           "other replicas, and it is not routed to until it answers again");
 ABSL_FLAG(uint64_t, max_keys, 100000,
           "The most keys one Run or RunStream request may carry");
+ABSL_FLAG(uint64_t, max_keys_in_progress, 1000000,
+          "The most keys of calls in progress, over every call: a call whose "
+          "keys do not fit is refused with RESOURCE_EXHAUSTED, which bounds "
+          "main_service's memory whatever its callers do; 0 means no bound");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
@@ -81,6 +85,7 @@ int main(int argc, char** argv) {
   options.work_address = absl::GetFlag(FLAGS_work_address);
   options.resolve_interval = absl::GetFlag(FLAGS_resolve_interval);
   options.max_keys = absl::GetFlag(FLAGS_max_keys);
+  options.max_keys_in_progress = absl::GetFlag(FLAGS_max_keys_in_progress);
   options.work_credentials = *work_credentials;
   options.link.sessions = absl::GetFlag(FLAGS_work_sessions);
   options.link.window = absl::GetFlag(FLAGS_work_window);
@@ -104,18 +109,28 @@ int main(int argc, char** argv) {
                   absl::FormatDuration(pieces::kMinClientPingInterval));
     return 2;
   }
-  absl::FPrintF(stderr,
-                "main_service: work_address=%s (%s) work_sessions=%d "
-                "work_window=%d work_call_share=%d work_keepalive=%s+%s "
-                "max_keys=%d serving=%s reflection=%s\n",
-                options.work_address,
-                tls.ca.empty() ? "plaintext" : "TLS with client certificate",
-                options.link.sessions, options.link.window,
-                options.link.per_owner,
-                absl::FormatDuration(options.work_keepalive_time),
-                absl::FormatDuration(options.work_keepalive_timeout),
-                options.max_keys, pieces::DescribeServerSecurity(tls),
-                flags->server.reflection ? "on" : "off");
+  if (options.max_keys_in_progress != 0 &&
+      options.max_keys_in_progress < options.max_keys) {
+    absl::FPrintF(stderr,
+                  "main_service: --max_keys_in_progress (%d) is less than "
+                  "--max_keys (%d): a request of --max_keys keys could never "
+                  "run\n",
+                  options.max_keys_in_progress, options.max_keys);
+    return 2;
+  }
+  absl::FPrintF(
+      stderr,
+      "main_service: work_address=%s (%s) work_sessions=%d "
+      "work_window=%d work_call_share=%d work_keepalive=%s+%s "
+      "max_keys=%d max_keys_in_progress=%d serving=%s "
+      "reflection=%s\n",
+      options.work_address,
+      tls.ca.empty() ? "plaintext" : "TLS with client certificate",
+      options.link.sessions, options.link.window, options.link.per_owner,
+      absl::FormatDuration(options.work_keepalive_time),
+      absl::FormatDuration(options.work_keepalive_timeout), options.max_keys,
+      options.max_keys_in_progress, pieces::DescribeServerSecurity(tls),
+      flags->server.reflection ? "on" : "off");
   absl::StatusOr<std::unique_ptr<pieces::MainServiceImpl>> service =
       pieces::MainServiceImpl::Create(options);
   if (!service.ok()) {

@@ -25,10 +25,11 @@ class RunCall final : public grpc::ServerUnaryReactor, public Call {
  public:
   RunCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
           const v1::RunRequest* request, v1::RunReply* reply)
-      : Call(service->replicas(), service->counters()), reply_(reply) {
-    if (absl::Status status = service->Validate(*context, *request);
+      : Call(service->replicas(), service->counters(), service->budget()),
+        reply_(reply) {
+    if (grpc::Status status = service->Admit(*context, *request, *this);
         !status.ok()) {
-      Finish(ToGrpcStatus(status));
+      Finish(status);
       return;
     }
     const int n = request->keys_size();
@@ -67,11 +68,11 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
  public:
   RunStreamCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
                 const v1::RunRequest* request)
-      : Call(service->replicas(), service->counters()),
+      : Call(service->replicas(), service->counters(), service->budget()),
         keys_(request->keys_size()) {
-    if (absl::Status status = service->Validate(*context, *request);
+    if (grpc::Status status = service->Admit(*context, *request, *this);
         !status.ok()) {
-      Finish(ToGrpcStatus(status));
+      Finish(status);
       return;
     }
     Start(request->keys());
@@ -199,6 +200,7 @@ class ClusterStatsCall final : public grpc::ServerUnaryReactor {
         pending_(view_->replicas.size()) {
     reply_->set_units_resent(
         service->counters()->units_resent.load(std::memory_order_relaxed));
+    reply_->set_keys_in_progress(service->budget()->held());
     if (slots_.empty()) {
       Fill();
       return;
@@ -276,7 +278,17 @@ void MainServiceImpl::CloseLinks(absl::Time deadline) {
 
 MainServiceImpl::MainServiceImpl(const Options& options,
                                  std::unique_ptr<WorkReplicas> replicas)
-    : options_(options), replicas_(std::move(replicas)) {}
+    : options_(options),
+      replicas_(std::move(replicas)),
+      budget_(options.max_keys_in_progress) {}
+
+grpc::Status MainServiceImpl::Admit(const grpc::CallbackServerContext& context,
+                                    const v1::RunRequest& request, Call& call) {
+  if (absl::Status status = Validate(context, request); !status.ok()) {
+    return ToGrpcStatus(status);
+  }
+  return call.Admit(static_cast<size_t>(request.keys_size()));
+}
 
 absl::Status MainServiceImpl::Validate(
     const grpc::CallbackServerContext& context,

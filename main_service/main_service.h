@@ -39,6 +39,9 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
     absl::Duration resolve_interval = absl::Seconds(5);
     // The most keys one request may carry.
     size_t max_keys = 100000;
+    // The most keys of calls in progress, over every call (key_budget.h);
+    // 0 means no bound.
+    size_t max_keys_in_progress = 1000000;
     // How to reach work_service: TLS or plaintext (see MakeChannelCredentials
     // in common/tls.h). Null means plaintext.
     std::shared_ptr<grpc::ChannelCredentials> work_credentials;
@@ -70,9 +73,14 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
   // DEADLINE_EXCEEDED when the call's deadline has passed already.
   absl::Status Validate(const grpc::CallbackServerContext& context,
                         const v1::RunRequest& request) const;
+  // Validate, then `call` takes the request's keys from the budget
+  // (RESOURCE_EXHAUSTED if they do not fit).
+  grpc::Status Admit(const grpc::CallbackServerContext& context,
+                     const v1::RunRequest& request, Call& call);
 
   WorkReplicas* replicas() { return replicas_.get(); }
   Call::Counters* counters() { return &counters_; }
+  KeyBudget* budget() { return &budget_; }
 
   // After the server has stopped: ends the shared sessions to the replicas
   // (see WorkReplicas::CloseLinks).
@@ -87,6 +95,7 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
   const std::unique_ptr<WorkReplicas> replicas_;
 
   Call::Counters counters_;
+  KeyBudget budget_;
 };
 
 }  // namespace pieces

@@ -92,13 +92,13 @@ size_t ReplicaLink::sessions() const {
   return sessions_.size();
 }
 
-void ReplicaLink::Send(Owner* owner, absl::Span<const Unit> units) {
+void ReplicaLink::Send(Owner* owner, std::vector<Unit> units) {
   Ops ops;
   {
     absl::MutexLock lock(&mu_);
     if (closing_ || draining_) {
       ops.lost.push_back(
-          {owner, std::vector<Unit>(units.begin(), units.end()),
+          {owner, std::move(units),
            grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         closing_ ? "main_service is stopping"
                                  : "it is draining (stopping)")});
@@ -109,8 +109,13 @@ void ReplicaLink::Send(Owner* owner, absl::Span<const Unit> units) {
         queue->owner = owner;
         queue->holds = owner->HoldsResults();
       }
-      queue->units.insert(queue->units.end(), units.begin(), units.end());
       waiting_ += units.size();
+      if (queue->waiting() == 0) {
+        queue->units = std::move(units);
+        queue->next = 0;
+      } else {
+        queue->units.insert(queue->units.end(), units.begin(), units.end());
+      }
       MakeReadyLocked(queue.get());
       PlanWritesLocked(ops);
     }
@@ -147,7 +152,7 @@ size_t ReplicaLink::Cancel(Owner* owner) {
     queue->held = 0;
     dropped = queue->waiting();
     waiting_ -= dropped;
-    queue->units.clear();
+    std::vector<Unit>().swap(queue->units);  // Frees them.
     queue->next = 0;
     if (queue->ready) {
       ready_.erase(std::find(ready_.begin(), ready_.end(), queue));
@@ -236,7 +241,7 @@ void ReplicaLink::TakeWaitingLocked(Ops& ops) {
                         std::vector<Unit>(queue->units.begin() + queue->next,
                                           queue->units.end()),
                         grpc::Status()});
-    queue->units.clear();
+    std::vector<Unit>().swap(queue->units);  // Frees them.
     queue->next = 0;
     emptied.push_back(queue.get());
   }
@@ -278,7 +283,7 @@ bool ReplicaLink::FillLocked(Session* session) {
     waiting_ -= n;
     room -= n;
     if (queue->waiting() == 0) {
-      queue->units.clear();
+      std::vector<Unit>().swap(queue->units);  // Frees them.
       queue->next = 0;
     }
     MakeReadyLocked(queue);

@@ -105,9 +105,9 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
 
   const std::string& name() const { return name_; }
 
-  // Sends `units` of `owner`, after those it sent before.
-  void Send(Owner* owner, absl::Span<const Unit> units)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends `units` of `owner`, after those it sent before. Keeps them until
+  // they are sent: taken by value, they are moved in when none wait.
+  void Send(Owner* owner, std::vector<Unit> units) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Gives back `n` places of `owner`'s share taken by results it held (see
   // Owner::HoldsResults): its caller has taken them.

@@ -25,6 +25,7 @@
 namespace pieces {
 namespace {
 
+using ::pieces::testing::AwaitClusterStats;
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::CallRun;
 using ::pieces::testing::Gate;
@@ -190,9 +191,13 @@ TEST(MainServiceTest, DeadlineIsHonouredAndPropagated) {
   Pair pair;
   Gate gate;
   pair = StartPair({gate.WorkFlag(), "--threads=1"});
+  // Both connections are made first (GetClusterStats reaches work_service
+  // over main's channel to it), so that the deadline below only has to cover
+  // three units on open connections, under a sanitizer with a neighbour too.
+  ASSERT_TRUE(AwaitClusterStats(*pair.stub, [](const v1::ClusterStats& s) {
+                return s.replicas_answered() == 1;
+              }).ok());
   v1::RunReply reply;
-  // Long enough for both connections to be made under a sanitizer with a
-  // neighbour.
   grpc::Status status =
       CallRun(*pair.stub, RunRequestOf({1, 2, 3}), &reply, absl::Seconds(3));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)

@@ -2,6 +2,9 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
 namespace pieces::testing {
 
 std::unique_ptr<v1::MainService::Stub> NewMainStub(const std::string& address) {
@@ -27,6 +30,32 @@ grpc::Status CallRun(v1::MainService::Stub& stub,
                      const std::vector<uint64_t>& keys, v1::RunReply* reply,
                      absl::Duration timeout) {
   return CallRun(stub, RunRequestOf(keys), reply, timeout);
+}
+
+absl::StatusOr<v1::ClusterStats> AwaitClusterStats(
+    v1::MainService::Stub& stub,
+    const std::function<bool(const v1::ClusterStats&)>& done,
+    absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::ClusterStats stats;
+    const grpc::Status status =
+        stub.GetClusterStats(&context, v1::GetClusterStatsRequest(), &stats);
+    if (!status.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+    }
+    if (done(stats)) return stats;
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("cluster stats never reached the expected state; "
+                       "last: ",
+                       stats.ShortDebugString()));
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
 }
 
 }  // namespace pieces::testing
