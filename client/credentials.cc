@@ -1,38 +1,12 @@
 #include "client/credentials.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/tls.h"
 
 namespace pieces::client {
-namespace {
-
-// The PEM file at `path`, given by `flag`. (common/tls.cc has its twin for
-// the services; the client's rules differ, see credentials.h.)
-absl::StatusOr<std::string> ReadPemFile(const char* flag,
-                                        const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read ", path, ": ", std::strerror(errno)));
-  }
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  std::string pem = contents.str();
-  if (file.bad() || !absl::StrContains(pem, "-----BEGIN ")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": ", path, " holds no PEM block (-----BEGIN ...)"));
-  }
-  return pem;
-}
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeClientCredentials(
     const TlsFiles& files) {

@@ -12,9 +12,25 @@
 namespace pieces {
 namespace {
 
-// The contents of the PEM file at `path`, given by `flag`. Checks only that
-// it holds a PEM block: gRPC itself parses it, and its errors come late (when
-// the server starts, or at each handshake) and name no file.
+// OK when the combination of files is one of the table in tls.h.
+absl::Status CheckCombination(const TlsFiles& files) {
+  if (files.cert.empty() != files.key.empty()) {
+    return absl::InvalidArgumentError(
+        files.cert.empty() ? "--tls_key needs --tls_cert, the certificate "
+                             "chain that goes with the key"
+                           : "--tls_cert needs --tls_key, the private key of "
+                             "the certificate");
+  }
+  if (!files.ca.empty() && files.cert.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_ca (verify peers' certificates) needs --tls_cert and "
+        "--tls_key too: mutual TLS runs only over TLS");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> ReadPemFile(const char* flag,
                                         const std::string& path) {
   std::ifstream file(path, std::ios::binary);
@@ -35,25 +51,6 @@ absl::StatusOr<std::string> ReadPemFile(const char* flag,
   }
   return pem;
 }
-
-// OK when the combination of files is one of the table in tls.h.
-absl::Status CheckCombination(const TlsFiles& files) {
-  if (files.cert.empty() != files.key.empty()) {
-    return absl::InvalidArgumentError(
-        files.cert.empty() ? "--tls_key needs --tls_cert, the certificate "
-                             "chain that goes with the key"
-                           : "--tls_cert needs --tls_key, the private key of "
-                             "the certificate");
-  }
-  if (!files.ca.empty() && files.cert.empty()) {
-    return absl::InvalidArgumentError(
-        "--tls_ca (verify peers' certificates) needs --tls_cert and "
-        "--tls_key too: mutual TLS runs only over TLS");
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 std::string DescribeServerSecurity(const TlsFiles& files) {
   if (files.cert.empty()) return "plaintext";

@@ -42,6 +42,13 @@ struct TlsFiles {
   std::string ca;
 };
 
+// The contents of the PEM file at `path`, given by the flag `flag` (named in
+// the errors). Checks only that it holds a PEM block: gRPC itself parses it,
+// and its errors come late (when the server starts, or at each handshake) and
+// name no file.
+absl::StatusOr<std::string> ReadPemFile(const char* flag,
+                                        const std::string& path);
+
 // "plaintext", "TLS" or "mutual TLS": what MakeServerCredentials builds for
 // `files`, for log lines. Assumes `files` is a valid combination.
 std::string DescribeServerSecurity(const TlsFiles& files);

@@ -13,6 +13,10 @@
 # 20,000-key Run -> the Run still answers every key, in order; then a rolling
 # restart (docker restart of each replica in turn; Swarm: service update
 # --force) while 8 callers send 100-key Runs -> no call fails or is wrong.
+# Compose only: a replica frozen with docker pause, then one cut off with
+# docker network disconnect, in the middle of a Run with no deadline -> every
+# key answered within 10 s, later Runs avoid it, and it is routed to again
+# once it is back.
 # Prints "N passed, M failed" last; exits non-zero on any failure.
 #
 # Needs what e2e_test.sh needs; uses host ports 50051 and 50052-50059.
@@ -258,6 +262,72 @@ checks() {
     fail "$where: units of the killed replica were re-sent" "$out"; fi
 }
 
+# frozen_replica WHERE FREEZE THAW: one replica stops answering (FREEZE: the
+# replica's container id is its argument), its connections left open, once a
+# 2,000-key Run sent with no deadline is under way: every key is still
+# answered, right and in order, within 10 s of the freeze; a Run sent while it
+# stays frozen is answered within 5 s; after THAW the replica is routed to
+# again.
+frozen_base=5000000
+# since T: seconds from T (date +%s.%N) to now.
+since() { awk -v t0="$1" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f", t1 - t0 }'; }
+frozen_replica() {
+  local where=$1 freeze=$2 thaw=$3 id req="$log_dir/frozen_req.json" rep="$log_dir/frozen_rep.json"
+  local pid start now deadline frozen_at took computed_before
+  id=$(cid work_service | sed -n 1p)
+  frozen_base=$((frozen_base + 10000))
+  jq -nc --argjson b $frozen_base '{keys: [range($b; $b + 2000)]}' >"$req"
+  cluster_stats
+  computed_before=$(jq -r '.total.computed // "0"' <<<"$out")
+  rc=0
+  # No -max-time: the call has no deadline (timeout only keeps a hang from
+  # stalling the suite).
+  timeout 120 grpcurl -plaintext -max-msg-sz 67108864 -d @ "$main_addr" \
+    pieces.v1.MainService/Run <"$req" >"$rep" 2>&1 &
+  pid=$!
+  # Once a tenth of the keys are done, so that the replica has units in flight.
+  deadline=$((SECONDS + 30))
+  while now=$(cluster_stats; jq -r '.total.computed // "0"' <<<"$out"); ((now - computed_before < 200)); do
+    ((SECONDS >= deadline)) && break
+    sleep 0.05
+  done
+  kill -0 "$pid" 2>/dev/null || log "$where: the Run ended before the freeze"
+  "$freeze" "$id" >>"$log_dir/freeze.log" 2>&1
+  frozen_at=$(date +%s.%N)
+  wait "$pid" || rc=$?
+  took=$(since "$frozen_at")
+  check_reply "$where: a replica frozen mid-Run: every key answered, in order" "$req" "$rep"
+  expect "$where: ... within 10 s of the freeze (took ${took} s)" "$(awk -v t="$took" 'BEGIN { print (t < 10) }')" 1
+  jq -nc --argjson b $((frozen_base + 5000)) '{keys: [range($b; $b + 1000)]}' >"$req"
+  start=$(date +%s.%N)
+  rc=0
+  timeout 120 grpcurl -plaintext -max-msg-sz 67108864 -d @ "$main_addr" \
+    pieces.v1.MainService/Run <"$req" >"$rep" 2>&1 || rc=$?
+  took=$(since "$start")
+  check_reply "$where: a Run sent while the replica stays frozen" "$req" "$rep"
+  expect "$where: ... is answered within 5 s (took ${took} s)" "$(awk -v t="$took" 'BEGIN { print (t < 5) }')" 1
+  "$thaw" "$id" >>"$log_dir/freeze.log" 2>&1
+  if wait_replicas 3; then pass "$where: the thawed replica is routed to again"; else
+    fail "$where: the thawed replica is routed to again" "$(tail -n 5 "$log_dir/freeze.log")"; fi
+}
+# The network a Compose replica is on, and its aliases there (the service
+# name, which main resolves, among them).
+compose_network() { docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$1"; }
+pause_replica() { docker pause "$1"; }
+unpause_replica() { docker unpause "$1"; }
+disconnect_replica() {
+  local net
+  net=$(compose_network "$1")
+  docker inspect -f "{{range .NetworkSettings.Networks}}{{join .Aliases \" \"}}{{end}}" "$1" >"$log_dir/aliases"
+  echo "$net" >"$log_dir/network"
+  docker network disconnect "$net" "$1"
+}
+reconnect_replica() {
+  local args=() alias
+  for alias in $(cat "$log_dir/aliases"); do args+=(--alias "$alias"); done
+  docker network connect "${args[@]}" "$(cat "$log_dir/network")" "$1"
+}
+
 # --- Compose ---------------------------------------------------------------------
 t0=$SECONDS
 build_images
@@ -288,6 +358,8 @@ restart_compose_replicas() {
 docker start $(cid work_service) >>"$log_dir/compose.log" 2>&1 || true
 if wait_replicas 3; then pass "compose: the killed replica is back"; else
   fail "compose: the killed replica is back"; fi
+frozen_replica "compose: docker pause" pause_replica unpause_replica
+frozen_replica "compose: docker network disconnect" disconnect_replica reconnect_replica
 rolling_restart compose restart_compose_replicas
 "${compose[@]}" down -v --remove-orphans >>"$log_dir/compose.log" 2>&1
 compose_up=false

@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
+#include "tests/testing/cluster.h"
 #include "tests/testing/gate.h"
 #include "tests/testing/joining_thread.h"
 #include "tests/testing/main_client.h"
@@ -32,27 +33,12 @@ using ::pieces::testing::Gate;
 using ::pieces::testing::JoiningThread;
 using ::pieces::testing::NewMainStub;
 using ::pieces::testing::NewWorkStub;
+using ::pieces::testing::Pair;
 using ::pieces::testing::RunRequestOf;
 using ::pieces::testing::StartMainServiceOrFail;
+using ::pieces::testing::StartPair;
 using ::pieces::testing::StartWorkServiceOrFail;
 using ::testing::HasSubstr;
-
-// A work_service and a main_service in front of it.
-struct Pair {
-  ServiceProcess work;
-  ServiceProcess main;
-  std::unique_ptr<v1::MainService::Stub> stub;
-};
-
-Pair StartPair(std::vector<std::string> work_flags,
-               std::vector<std::string> main_flags = {}) {
-  Pair pair;
-  pair.work = StartWorkServiceOrFail(std::move(work_flags));
-  main_flags.push_back("--work_address=" + pair.work.address);
-  pair.main = StartMainServiceOrFail(std::move(main_flags));
-  pair.stub = NewMainStub(pair.main.address);
-  return pair;
-}
 
 TEST(MainServiceTest, RunAnswersInRequestOrderWithRepeatsFromCache) {
   Pair pair = StartPair({"--work=sleep:20ms", "--threads=4"});
@@ -204,8 +190,13 @@ TEST(MainServiceTest, DeadlineIsHonouredAndPropagated) {
       << status.error_message();
 
   auto work = NewWorkStub(pair.work.address);
+  // A cancelled unit is counted when the Cancel arrives, and leaves in_flight
+  // once its CANCELLED answer is written: wait for both.
   absl::StatusOr<v1::Stats> cancelled = AwaitStats(
-      *work, [](const v1::Stats& s) { return s.cancelled() == 2; },
+      *work,
+      [](const v1::Stats& s) {
+        return s.cancelled() == 2 && s.in_flight() == 1;
+      },
       absl::Seconds(20));
   ASSERT_TRUE(cancelled.ok()) << cancelled.status();
   EXPECT_EQ(cancelled->work_received(), 3u);

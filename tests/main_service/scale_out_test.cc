@@ -22,6 +22,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
+#include "tests/testing/cluster.h"
 #include "tests/testing/joining_thread.h"
 #include "tests/testing/main_client.h"
 #include "tests/testing/test_process.h"
@@ -32,41 +33,16 @@ namespace {
 
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::CallRun;
+using ::pieces::testing::Cluster;
+using ::pieces::testing::ExpectAnswersInOrder;
 using ::pieces::testing::JoiningThread;
+using ::pieces::testing::KeyRange;
 using ::pieces::testing::NewMainStub;
 using ::pieces::testing::NewWorkStub;
+using ::pieces::testing::StartCluster;
 using ::pieces::testing::StartMainServiceOrFail;
 using ::pieces::testing::StartWorkServiceOrFail;
 using ::testing::HasSubstr;
-
-// Several work_service replicas and one main_service in front of them, given
-// the replicas as a comma-separated --work_address.
-struct Cluster {
-  std::vector<ServiceProcess> works;
-  ServiceProcess main;
-  std::unique_ptr<v1::MainService::Stub> stub;
-  std::string work_address;
-};
-
-// One replica per entry of `flags`, each started with its flags.
-Cluster StartCluster(const std::vector<std::vector<std::string>>& flags) {
-  Cluster cluster;
-  std::vector<std::string> addresses;
-  for (const std::vector<std::string>& replica_flags : flags) {
-    cluster.works.push_back(StartWorkServiceOrFail(replica_flags));
-    addresses.push_back(cluster.works.back().address);
-  }
-  cluster.work_address = absl::StrJoin(addresses, ",");
-  cluster.main =
-      StartMainServiceOrFail({"--work_address=" + cluster.work_address});
-  cluster.stub = NewMainStub(cluster.main.address);
-  return cluster;
-}
-
-Cluster StartCluster(int replicas, const std::vector<std::string>& work_flags) {
-  return StartCluster(
-      std::vector<std::vector<std::string>>(replicas, work_flags));
-}
 
 v1::ClusterStats ClusterStats(v1::MainService::Stub& stub) {
   grpc::ClientContext context;
@@ -79,32 +55,11 @@ v1::ClusterStats ClusterStats(v1::MainService::Stub& stub) {
   return stats;
 }
 
-// Every result answers its key (echo and sleep work: value = key), in
-// request order.
-void ExpectAnswersInOrder(const std::vector<uint64_t>& keys,
-                          const v1::RunReply& reply) {
-  ASSERT_EQ(reply.results_size(), static_cast<int>(keys.size()));
-  EXPECT_EQ(reply.completed(), keys.size());
-  for (int i = 0; i < reply.results_size(); ++i) {
-    const v1::Result& result = reply.results(i);
-    ASSERT_EQ(result.id(), static_cast<uint64_t>(i));
-    ASSERT_EQ(result.key(), keys[i]);
-    ASSERT_EQ(result.value(), keys[i]);
-    ASSERT_FALSE(result.has_error()) << result.error().message();
-  }
-}
-
-std::vector<uint64_t> Range(uint64_t first, uint64_t count) {
-  std::vector<uint64_t> keys(count);
-  for (uint64_t i = 0; i < count; ++i) keys[i] = first + i;
-  return keys;
-}
-
 TEST(ScaleOutTest,
      EachKeyIsComputedOnceAcrossThreeReplicasAndKeysSpreadEvenly) {
   Cluster cluster = StartCluster(3, {"--work=echo", "--threads=2"});
   // 10,000 keys, each requested three times: in order, reversed, shuffled.
-  std::vector<uint64_t> keys = Range(0, 10000);
+  std::vector<uint64_t> keys = KeyRange(0, 10000);
   for (int round = 0; round < 3; ++round) {
     if (round == 1) std::reverse(keys.begin(), keys.end());
     if (round == 2) std::shuffle(keys.begin(), keys.end(), std::mt19937(7));
@@ -153,7 +108,7 @@ TEST(ScaleOutTest,
 
 TEST(ScaleOutTest, RunStreamAcrossReplicasAnswersEveryUnitOnceThenExited) {
   Cluster cluster = StartCluster(3, {"--work=echo", "--threads=2"});
-  std::vector<uint64_t> keys = Range(500, 3000);
+  std::vector<uint64_t> keys = KeyRange(500, 3000);
   keys.insert(keys.end(), keys.begin(), keys.begin() + 1000);  // Repeats.
   grpc::ClientContext context;
   v1::RunRequest request;
@@ -190,7 +145,7 @@ TEST(ScaleOutTest, AReplicaKilledInTheMiddleOfARunLosesNoResult) {
   const std::vector<std::string> quick = {"--work=sleep:2ms", "--threads=2"};
   Cluster cluster =
       StartCluster({quick, {"--work=sleep:20ms", "--threads=2"}, quick});
-  const std::vector<uint64_t> keys = Range(100000, 6000);
+  const std::vector<uint64_t> keys = KeyRange(100000, 6000);
   ServiceProcess& victim = cluster.works[1];
   auto victim_stub = NewWorkStub(victim.address);
 
@@ -239,9 +194,9 @@ TEST(ScaleOutTest, AReplicaThatComesBackGetsItsKeysAgainWithoutRestartingMain) {
 
   // With it gone, every key goes to the other two.
   v1::RunReply reply;
-  grpc::Status status = CallRun(*cluster.stub, Range(0, 3000), &reply);
+  grpc::Status status = CallRun(*cluster.stub, KeyRange(0, 3000), &reply);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  ExpectAnswersInOrder(Range(0, 3000), reply);
+  ExpectAnswersInOrder(KeyRange(0, 3000), reply);
 
   // Back on the same port: main's check reaches it and routes its keys to
   // it again.
@@ -258,9 +213,9 @@ TEST(ScaleOutTest, AReplicaThatComesBackGetsItsKeysAgainWithoutRestartingMain) {
       absl::Now() < deadline);
   ASSERT_EQ(stats.replicas_answered(), 3u);
 
-  status = CallRun(*cluster.stub, Range(0, 3000), &reply);
+  status = CallRun(*cluster.stub, KeyRange(0, 3000), &reply);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  ExpectAnswersInOrder(Range(0, 3000), reply);
+  ExpectAnswersInOrder(KeyRange(0, 3000), reply);
   absl::StatusOr<v1::Stats> back =
       testing::GetStats(*NewWorkStub(cluster.works[2].address));
   ASSERT_TRUE(back.ok()) << back.status();
@@ -284,7 +239,7 @@ TEST(ScaleOutTest,
   // About 1,000 keys each, 2.5 s of work per replica: frozen with most of
   // its share still to do. The deadline only keeps a bug from hanging the
   // test; main's sessions to work_service have none.
-  const std::vector<uint64_t> keys = Range(200000, 2000);
+  const std::vector<uint64_t> keys = KeyRange(200000, 2000);
   grpc::Status status;
   v1::RunReply reply;
   absl::Time frozen;
@@ -319,7 +274,7 @@ TEST(ScaleOutTest,
 
   // While it stays frozen, new Runs go to the other replica only.
   for (int round = 0; round < 3; ++round) {
-    const std::vector<uint64_t> more = Range(300000 + round * 1000, 1000);
+    const std::vector<uint64_t> more = KeyRange(300000 + round * 1000, 1000);
     v1::RunReply again;
     const absl::Time start = absl::Now();
     status = CallRun(*cluster.stub, more, &again, absl::Seconds(60));
@@ -342,7 +297,7 @@ TEST(ScaleOutTest,
   ASSERT_TRUE(listed(stats)->routable());
   absl::StatusOr<v1::Stats> resumed = testing::GetStats(*victim_stub);
   ASSERT_TRUE(resumed.ok()) << resumed.status();
-  const std::vector<uint64_t> last = Range(400000, 1000);
+  const std::vector<uint64_t> last = KeyRange(400000, 1000);
   v1::RunReply after;
   status = CallRun(*cluster.stub, last, &after, absl::Seconds(60));
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -371,7 +326,7 @@ TEST(ScaleOutTest, NoReplicaLeftIsUnavailableNamingTheAddress) {
     ASSERT_TRUE(work.process->AwaitExit(absl::Seconds(10)).ok());
   }
   v1::RunReply reply;
-  grpc::Status status = CallRun(*cluster.stub, Range(0, 100), &reply);
+  grpc::Status status = CallRun(*cluster.stub, KeyRange(0, 100), &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(
       status.error_message(),

@@ -22,6 +22,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pieces/v1/main_service.grpc.pb.h"
+#include "tests/testing/cluster.h"
 #include "tests/testing/gate.h"
 #include "tests/testing/joining_thread.h"
 #include "tests/testing/main_client.h"
@@ -33,8 +34,10 @@ namespace {
 
 using ::pieces::testing::AwaitStats;
 using ::pieces::testing::CallRun;
+using ::pieces::testing::ExpectAnswersInOrder;
 using ::pieces::testing::Gate;
 using ::pieces::testing::JoiningThread;
+using ::pieces::testing::KeyRange;
 using ::pieces::testing::NewMainStub;
 using ::pieces::testing::NewWorkStub;
 using ::pieces::testing::RunRequestOf;
@@ -42,27 +45,6 @@ using ::pieces::testing::StartMainServiceOrFail;
 using ::pieces::testing::StartWorkServiceOrFail;
 
 constexpr bool kSanitized = sizeof(PIECES_SANITIZE) > 1;
-
-std::vector<uint64_t> Range(uint64_t first, uint64_t count) {
-  std::vector<uint64_t> keys(count);
-  for (uint64_t i = 0; i < count; ++i) keys[i] = first + i;
-  return keys;
-}
-
-// Every result answers its key (echo and sleep work: value = key), in
-// request order.
-void ExpectAnswersInOrder(const std::vector<uint64_t>& keys,
-                          const v1::RunReply& reply) {
-  ASSERT_EQ(reply.results_size(), static_cast<int>(keys.size()));
-  EXPECT_EQ(reply.completed(), keys.size());
-  for (int i = 0; i < reply.results_size(); ++i) {
-    const v1::Result& result = reply.results(i);
-    ASSERT_EQ(result.id(), static_cast<uint64_t>(i));
-    ASSERT_EQ(result.key(), keys[i]);
-    ASSERT_FALSE(result.has_error()) << result.error().message();
-    ASSERT_EQ(result.value(), keys[i]);
-  }
-}
 
 TEST(SharedSessionsTest, ConcurrentCallsShareOneSessionAndKeepTheirOrder) {
   ServiceProcess work = StartWorkServiceOrFail({"--work=echo", "--threads=2"});
@@ -79,7 +61,7 @@ TEST(SharedSessionsTest, ConcurrentCallsShareOneSessionAndKeepTheirOrder) {
     for (int c = 0; c < kCallers; ++c) {
       callers.emplace_back([&, c] {
         for (int r = 0; r < kRuns; ++r) {
-          const std::vector<uint64_t> keys = Range(c * 7 + r * 3, kKeys);
+          const std::vector<uint64_t> keys = KeyRange(c * 7 + r * 3, kKeys);
           v1::RunReply reply;
           grpc::Status status = CallRun(*stub, RunRequestOf(keys), &reply);
           if (!status.ok()) {
@@ -114,7 +96,8 @@ TEST(SharedSessionsTest, ASmallRunIsNotHeldBackByABigOneOnTheSameReplica) {
 
   // 100,000 fresh keys at 1 ms each on 2 threads: about 50 s of work.
   grpc::ClientContext big;
-  auto reader = stub->RunStream(&big, RunRequestOf(Range(1'000'000, 100'000)));
+  auto reader =
+      stub->RunStream(&big, RunRequestOf(KeyRange(1'000'000, 100'000)));
   ASSERT_TRUE(AwaitStats(*work_stub, [](const v1::Stats& s) {
                 return s.computed() >= 200;
               }).ok());
@@ -207,7 +190,7 @@ TEST(SharedSessionsTest, SigtermEndsEverySharedSessionWithExitThenExitsZero) {
       {"--work_address=" + work.address, "--work_sessions=1"});
   auto stub = NewMainStub(main.address);
   v1::RunReply reply;
-  ASSERT_TRUE(CallRun(*stub, Range(0, 100), &reply).ok());
+  ASSERT_TRUE(CallRun(*stub, KeyRange(0, 100), &reply).ok());
   auto work_stub = NewWorkStub(work.address);
   absl::StatusOr<v1::Stats> before = testing::GetStats(*work_stub);
   ASSERT_TRUE(before.ok()) << before.status();
@@ -261,7 +244,7 @@ TEST(SharedSessionsTest, AReplicaThatDrainsUnderLoadFailsNoCall) {
             if (stop) return;
           }
           const std::vector<uint64_t> keys =
-              Range((c * 100'000) + r * 100, 100);
+              KeyRange((c * 100'000) + r * 100, 100);
           v1::RunReply reply;
           grpc::Status status =
               CallRun(*stub, RunRequestOf(keys), &reply, absl::Seconds(60));
