@@ -264,10 +264,11 @@ checks() {
 
 # frozen_replica WHERE FREEZE THAW: one replica stops answering (FREEZE: the
 # replica's container id is its argument), its connections left open, once a
-# 2,000-key Run sent with no deadline is under way: every key is still
+# 6,000-key Run sent with no deadline is under way: every key is still
 # answered, right and in order, within 10 s of the freeze; a Run sent while it
 # stays frozen is answered within 5 s; after THAW the replica is routed to
-# again.
+# again. 6,000 keys: with sleep:4ms on 3 replicas of 4 threads the Run takes
+# about 2 s, so the freeze, once 100 keys are done, lands in the middle of it.
 frozen_base=5000000
 # since T: seconds from T (date +%s.%N) to now.
 since() { awk -v t0="$1" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f", t1 - t0 }'; }
@@ -276,7 +277,7 @@ frozen_replica() {
   local pid start now deadline frozen_at took computed_before
   id=$(cid work_service | sed -n 1p)
   frozen_base=$((frozen_base + 10000))
-  jq -nc --argjson b $frozen_base '{keys: [range($b; $b + 2000)]}' >"$req"
+  jq -nc --argjson b $frozen_base '{keys: [range($b; $b + 6000)]}' >"$req"
   cluster_stats
   computed_before=$(jq -r '.total.computed // "0"' <<<"$out")
   rc=0
@@ -285,15 +286,19 @@ frozen_replica() {
   timeout 120 grpcurl -plaintext -max-msg-sz 67108864 -d @ "$main_addr" \
     pieces.v1.MainService/Run <"$req" >"$rep" 2>&1 &
   pid=$!
-  # Once a tenth of the keys are done, so that the replica has units in flight.
+  # Once 100 keys are done, so that the replica has units in flight.
   deadline=$((SECONDS + 30))
-  while now=$(cluster_stats; jq -r '.total.computed // "0"' <<<"$out"); ((now - computed_before < 200)); do
+  while now=$(cluster_stats; jq -r '.total.computed // "0"' <<<"$out"); ((now - computed_before < 100)); do
     ((SECONDS >= deadline)) && break
     sleep 0.05
   done
-  kill -0 "$pid" 2>/dev/null || log "$where: the Run ended before the freeze"
   "$freeze" "$id" >>"$log_dir/freeze.log" 2>&1
   frozen_at=$(date +%s.%N)
+  # The Run must still be going once the replica is frozen, or this proves
+  # nothing.
+  local running_at_freeze=1
+  kill -0 "$pid" 2>/dev/null || running_at_freeze=0
+  expect "$where: the replica froze while the Run was in progress" "$running_at_freeze" 1
   wait "$pid" || rc=$?
   took=$(since "$frozen_at")
   check_reply "$where: a replica frozen mid-Run: every key answered, in order" "$req" "$rep"
