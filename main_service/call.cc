@@ -13,6 +13,8 @@ Call::Call(WorkReplicas* replicas, Counters* counters)
 Call::~Call() = default;
 
 void Call::Start(const google::protobuf::RepeatedField<uint64_t>& keys) {
+  counters_->keys.fetch_add(static_cast<uint64_t>(keys.size()),
+                            std::memory_order_relaxed);
   std::vector<ReplicaLink::Unit> units;
   units.reserve(static_cast<size_t>(keys.size()));
   for (int i = 0; i < keys.size(); ++i) {

@@ -9,6 +9,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/metrics/metrics_server.h"
 #include "common/server_flags.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
@@ -42,6 +43,9 @@ ABSL_FLAG(absl::Duration, work_keepalive_timeout, absl::Seconds(2),
           "other replicas, and it is not routed to until it answers again");
 ABSL_FLAG(uint64_t, max_keys, 100000,
           "The most keys one Run or RunStream request may carry");
+
+ABSL_FLAG(uint32_t, metrics_port, 9451,
+          "Serve Prometheus metrics at http://0.0.0.0:PORT/metrics; 0: off");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
@@ -121,6 +125,24 @@ int main(int argc, char** argv) {
   if (!service.ok()) {
     absl::FPrintF(stderr, "main_service: %s\n", service.status().message());
     return 2;
+  }
+
+  // Declared after the service: stops serving its metrics before it goes.
+  std::unique_ptr<pieces::MetricsServer> metrics;
+  if (const uint32_t port = absl::GetFlag(FLAGS_metrics_port); port != 0) {
+    absl::StatusOr<std::unique_ptr<pieces::MetricsServer>> started =
+        pieces::MetricsServer::Start(static_cast<int>(port),
+                                     {(*service)->metrics()});
+    if (started.ok()) {
+      metrics = *std::move(started);
+      absl::FPrintF(stderr, "main_service: metrics on 0.0.0.0:%d/metrics\n",
+                    metrics->port());
+    } else {
+      // gRPC is what clients need: serve it anyway (Prometheus shows the
+      // target down).
+      absl::FPrintF(stderr, "main_service: warning: %s\n",
+                    started.status().message());
+    }
   }
 
   pieces::ServerOptions& server = flags->server;

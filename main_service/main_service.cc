@@ -25,10 +25,12 @@ class RunCall final : public grpc::ServerUnaryReactor, public Call {
  public:
   RunCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
           const v1::RunRequest* request, v1::RunReply* reply)
-      : Call(service->replicas(), service->counters()), reply_(reply) {
+      : Call(service->replicas(), service->counters()),
+        metrics_(service->metrics().get()),
+        reply_(reply) {
     if (absl::Status status = service->Validate(*context, *request);
         !status.ok()) {
-      Finish(ToGrpcStatus(status));
+      FinishCall(ToGrpcStatus(status));
       return;
     }
     const int n = request->keys_size();
@@ -50,9 +52,16 @@ class RunCall final : public grpc::ServerUnaryReactor, public Call {
 
   void End(const grpc::Status& status) override {
     if (status.ok()) reply_->set_completed(reply_->results_size());
+    FinishCall(status);
+  }
+
+  void FinishCall(const grpc::Status& status) {
+    metrics_->CallEnded(MainMetrics::kRun, status.error_code(), start_);
     Finish(status);
   }
 
+  const int64_t start_ = MainMetrics::Now();
+  MainMetrics* const metrics_;
   v1::RunReply* const reply_;
 };
 
@@ -68,10 +77,11 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
   RunStreamCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
                 const v1::RunRequest* request)
       : Call(service->replicas(), service->counters()),
+        metrics_(service->metrics().get()),
         keys_(request->keys_size()) {
     if (absl::Status status = service->Validate(*context, *request);
         !status.ok()) {
-      Finish(ToGrpcStatus(status));
+      FinishCall(ToGrpcStatus(status));
       return;
     }
     Start(request->keys());
@@ -148,7 +158,12 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
       }
     }
     if (write) StartWrite(&out_);
-    if (finish.has_value()) Finish(*finish);
+    if (finish.has_value()) FinishCall(*finish);
+  }
+
+  void FinishCall(const grpc::Status& status) {
+    metrics_->CallEnded(MainMetrics::kRunStream, status.error_code(), start_);
+    Finish(status);
   }
 
   // A message to write, and the link whose result it carries (null for the
@@ -158,6 +173,8 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
     ReplicaLink* link = nullptr;
   };
 
+  const int64_t start_ = MainMetrics::Now();
+  MainMetrics* const metrics_;
   const uint64_t keys_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   // Touched only while writing_, and by OnWriteDone.
@@ -276,7 +293,9 @@ void MainServiceImpl::CloseLinks(absl::Time deadline) {
 
 MainServiceImpl::MainServiceImpl(const Options& options,
                                  std::unique_ptr<WorkReplicas> replicas)
-    : options_(options), replicas_(std::move(replicas)) {}
+    : options_(options),
+      replicas_(std::move(replicas)),
+      metrics_(std::make_shared<MainMetrics>(replicas_.get(), &counters_)) {}
 
 absl::Status MainServiceImpl::Validate(
     const grpc::CallbackServerContext& context,

@@ -16,6 +16,8 @@ packages=(
   python3-yaml  # tests/docker/manifests_test.sh parses the manifests
   clang-format  # scripts/check-format.sh
   tmux  # tests/client/tmux_test.sh runs the pieces client on a terminal
+  prometheus-cpp-dev  # /metrics (its pull Exposer)
+  prometheus  # promtool, for the tests of /metrics
 )
 for arg in "$@"; do
   case "$arg" in

@@ -10,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/metrics/metrics_server.h"
 #include "common/server_flags.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
@@ -30,6 +31,9 @@ ABSL_FLAG(uint64_t, cache_capacity, 1000000,
 ABSL_FLAG(
     uint64_t, max_sessions, 1000,
     "The most Process sessions open at once; more are refused. 0: no limit");
+
+ABSL_FLAG(uint32_t, metrics_port, 9452,
+          "Serve Prometheus metrics at http://0.0.0.0:PORT/metrics; 0: off");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
@@ -83,6 +87,23 @@ int main(int argc, char** argv) {
                 flags->server.reflection ? "on" : "off");
 
   pieces::WorkServiceImpl service(*std::move(work), options);
+  // Declared after the service: stops serving its metrics before it goes.
+  std::unique_ptr<pieces::MetricsServer> metrics;
+  if (const uint32_t port = absl::GetFlag(FLAGS_metrics_port); port != 0) {
+    absl::StatusOr<std::unique_ptr<pieces::MetricsServer>> started =
+        pieces::MetricsServer::Start(static_cast<int>(port),
+                                     {service.metrics()});
+    if (started.ok()) {
+      metrics = *std::move(started);
+      absl::FPrintF(stderr, "work_service: metrics on 0.0.0.0:%d/metrics\n",
+                    metrics->port());
+    } else {
+      // gRPC is what clients need: serve it anyway (Prometheus shows the
+      // target down).
+      absl::FPrintF(stderr, "work_service: warning: %s\n",
+                    started.status().message());
+    }
+  }
   pieces::ServerOptions& server = flags->server;
   server.credentials = *credentials;
   // Open sessions learn at once that the service stops (Draining), so that

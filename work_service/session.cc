@@ -140,19 +140,22 @@ bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
       });
   switch (lookup.found) {
     case KeyedCache::Found::kReady:
+      env_.unit_times->ObserveHitOnArrival();
       queue_.push_back(
           MakeAnswer(unit, KeyedCache::Outcome{lookup.value, /*computed=*/false,
                                                /*waited=*/false}));
       break;
     case KeyedCache::Found::kClaimed:
       ++holds_;
-      units_.emplace(unit.id, Tracked{unit.key, UnitState::kQueued});
+      units_.emplace(unit.id,
+                     Tracked{unit.key, UnitState::kQueued, UnitTimes::Now()});
       ops.units.push_back(unit);
       break;
     case KeyedCache::Found::kParked:
       ++holds_;  // The continuation refers to this session.
       // Under mu_, so before the continuation can look for it.
-      units_.emplace(unit.id, Tracked{unit.key, UnitState::kParked});
+      units_.emplace(unit.id,
+                     Tracked{unit.key, UnitState::kParked, UnitTimes::Now()});
       break;
   }
   return true;
@@ -187,6 +190,7 @@ void Session::AcceptCancel(const v1::Cancel& cancel) {
     // entry stays until then, for it to see).
     tracked.state = UnitState::kCancelled;
     env_.stats->cancelled.fetch_add(1, std::memory_order_relaxed);
+    env_.unit_times->ObserveCancelled(tracked.arrived);
     queue_.push_back(Answer{
         Unit{id, tracked.key},
         KeyedCache::Outcome{absl::CancelledError("cancelled by the client"),
@@ -433,6 +437,8 @@ void Session::Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome) {
     auto it = units_.find(unit.id);
     if (it != units_.end()) {
       cancelled = it->second.state == UnitState::kCancelled;
+      // Counted as MakeAnswer (or RunUnit, when skipped) counts it.
+      if (!cancelled) env_.unit_times->Observe(outcome, it->second.arrived);
       units_.erase(it);
     }
     if (cancelled) {

@@ -70,6 +70,7 @@
 #include "grpcpp/grpcpp.h"
 #include "pieces/v1/work.pb.h"
 #include "work_service/seen_ids.h"
+#include "work_service/unit_times.h"
 #include "work_service/work_function.h"
 #include "work_service/work_stats.h"
 
@@ -115,6 +116,8 @@ struct SessionEnv {
   // reached, the session stops reading until results drain, so that HTTP/2
   // flow control pushes back on the client.
   size_t max_in_flight;
+  // Each unit's time from arrival to answer (for /metrics).
+  UnitTimes* unit_times;
 };
 
 class Session final
@@ -152,6 +155,7 @@ class Session final
   struct Tracked {
     uint64_t key;
     UnitState state;
+    int64_t arrived;  // UnitTimes::Now() when the Work came.
   };
 
   // A unit's answer, waiting to be written. Kept this small and turned into

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "work_service/work_metrics.h"
 
 namespace pieces {
 
@@ -12,8 +13,11 @@ WorkServiceImpl::WorkServiceImpl(std::unique_ptr<WorkFunction> work,
       max_sessions_(options.max_sessions),
       cache_(options.cache_capacity),
       pool_(options.threads),
-      env_{&pool_,  &cache_,    work_.get(),
-           &stats_, &sessions_, options.max_in_flight} {}
+      env_{&pool_,      &cache_,    work_.get(),
+           &stats_,     &sessions_, options.max_in_flight,
+           &unit_times_},
+      metrics_(std::make_shared<WorkMetrics>(&stats_, &cache_, &pool_,
+                                             &unit_times_)) {}
 
 void WorkServiceImpl::Drain() { sessions_.Drain(); }
 
