@@ -156,7 +156,7 @@ void Call::OnLost(std::vector<ReplicaLink::Unit> units,
     if (!failure.ok() && !EndLocked()) failure = grpc::Status::OK;
     if (!failure.ok()) ++refs_;  // This thread, while it ends the call.
   }
-  if (report) replicas_->ReportUnavailable(replica);
+  if (report) replicas_->ReportUnavailable(replica, status.error_message());
   if (!batches.empty()) {
     Send(batches);
     Unref(1);

@@ -18,6 +18,7 @@ packages=(
   tmux  # tests/client/tmux_test.sh runs the pieces client on a terminal
   prometheus-cpp-dev  # /metrics (its pull Exposer)
   prometheus  # promtool, for the tests of /metrics
+  libspdlog-dev  # the event log (common/logging)
 )
 for arg in "$@"; do
   case "$arg" in

@@ -70,6 +70,7 @@
 #include "grpcpp/grpcpp.h"
 #include "pieces/v1/work.pb.h"
 #include "work_service/seen_ids.h"
+#include "work_service/session_record.h"
 #include "work_service/unit_times.h"
 #include "work_service/work_function.h"
 #include "work_service/work_stats.h"
@@ -123,7 +124,8 @@ struct SessionEnv {
 class Session final
     : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg> {
  public:
-  explicit Session(const SessionEnv& env);
+  // `peer`: the client's address, for the log line at the session's end.
+  Session(const SessionEnv& env, std::string peer);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -244,6 +246,8 @@ class Session final
   // NextMessage, which reuses the Result objects left in it.
   v1::ResultMsg out_;
   SeenIds ids_ ABSL_GUARDED_BY(mu_);
+  // Counts and times the units, and logs the session's end.
+  SessionRecord record_ ABSL_GUARDED_BY(mu_);
   // At most this many results go in one ResultBatch (about 40 kB).
   static constexpr size_t kMaxResultsPerBatch = 2048;
 

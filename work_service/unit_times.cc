@@ -28,21 +28,24 @@ UnitTimes::UnitTimes() {
   }
 }
 
-void UnitTimes::Observe(const std::optional<KeyedCache::Outcome>& outcome,
-                        int64_t arrived) {
+UnitTimes::Outcome UnitTimes::Observe(
+    const std::optional<KeyedCache::Outcome>& outcome, int64_t arrived) {
   const int64_t nanos = Now() - arrived;
+  Outcome kind;
   if (!outcome.has_value()) {
-    histograms_[kCancelled]->Observe(nanos);
-    return;
-  }
-  if (outcome->waited) histograms_[kWaited]->Observe(nanos);
-  if (!outcome->value.ok()) {
-    histograms_[kFailed]->Observe(nanos);
+    kind = kCancelled;
+  } else if (!outcome->value.ok()) {
+    kind = kFailed;
   } else if (outcome->computed) {
-    histograms_[kNew]->Observe(nanos);
+    kind = kNew;
   } else {
-    histograms_[kCached]->Observe(nanos);
+    kind = kCached;
   }
+  if (outcome.has_value() && outcome->waited) {
+    histograms_[kWaited]->Observe(nanos);
+  }
+  histograms_[kind]->Observe(nanos);
+  return kind;
 }
 
 }  // namespace pieces

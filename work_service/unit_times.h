@@ -43,9 +43,10 @@ class UnitTimes {
   void ObserveHitOnArrival() { histograms_[kCached]->ObserveZero(); }
   // A unit that arrived at `arrived` (Now) is over: with `outcome` from the
   // cache, or none when it was skipped (cancelled because its session
-  // ended). Classified as MakeAnswer in session.cc counts it.
-  void Observe(const std::optional<KeyedCache::Outcome>& outcome,
-               int64_t arrived);
+  // ended). Classified as MakeAnswer in session.cc counts it; returns the
+  // outcome (new, cached, failed or cancelled) it was observed in.
+  Outcome Observe(const std::optional<KeyedCache::Outcome>& outcome,
+                  int64_t arrived);
   // A unit that arrived at `arrived` was cancelled by its client.
   void ObserveCancelled(int64_t arrived) {
     histograms_[kCancelled]->ObserveSince(arrived);

@@ -34,7 +34,7 @@ class RefusedSession final
 }  // namespace
 
 grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* WorkServiceImpl::Process(
-    grpc::CallbackServerContext* /*context*/) {
+    grpc::CallbackServerContext* context) {
   // Reserve a place first, so that concurrent calls cannot overshoot.
   const uint64_t active =
       stats_.sessions_active.fetch_add(1, std::memory_order_relaxed);
@@ -47,7 +47,7 @@ grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* WorkServiceImpl::Process(
                      " sessions open (--max_sessions); try again later")));
   }
   // Deletes itself; releases the place and leaves sessions_ in OnDone.
-  return new Session(env_);
+  return new Session(env_, context->peer());
 }
 
 grpc::ServerUnaryReactor* WorkServiceImpl::GetStats(
