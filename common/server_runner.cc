@@ -12,6 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/logging/event_log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/server_builder_option.h"
@@ -114,15 +117,22 @@ absl::Status RunServer(const ServerOptions& options,
     return absl::UnavailableError(
         absl::StrCat(options.name, ": cannot listen on port ", options.port));
   }
-  absl::FPrintF(stderr, "%s listening on 0.0.0.0:%d\n", options.name,
-                selected_port);
+  LogEvent("listening",
+           absl::StrFormat("%s listening on 0.0.0.0:%d", options.name,
+                           selected_port),
+           {{"port", selected_port}});
 
   sigset_t set = TerminationSignals();
   int signal_number = 0;
   sigwait(&set, &signal_number);
-  absl::FPrintF(stderr, "%s: got %s, draining for up to %s\n", options.name,
-                signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
-                absl::FormatDuration(options.grace_period));
+  const char* signal_name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
+  const absl::Time drain_start = absl::Now();
+  LogEvent(
+      "drain_start",
+      absl::StrFormat("%s: got %s, draining for up to %s", options.name,
+                      signal_name, absl::FormatDuration(options.grace_period)),
+      {{"signal", signal_name},
+       {"grace_period_s", absl::ToDoubleSeconds(options.grace_period)}});
 
   if (options.on_stop) options.on_stop();
   server->GetHealthCheckService()->SetServingStatus(false);
@@ -130,7 +140,11 @@ absl::Status RunServer(const ServerOptions& options,
   server->Shutdown(std::chrono::system_clock::now() +
                    absl::ToChronoNanoseconds(options.grace_period));
   server->Wait();
-  absl::FPrintF(stderr, "%s: stopped\n", options.name);
+  const double drained_s = absl::ToDoubleSeconds(absl::Now() - drain_start);
+  LogEvent("drain_end",
+           absl::StrFormat("%s: stopped (drained in %.3fs)", options.name,
+                           drained_s),
+           {{"drain_s", drained_s}});
   return absl::OkStatus();
 }
 

@@ -27,6 +27,7 @@ grpc::Status Call::Admit(size_t n) {
 
 void Call::Start(const google::protobuf::RepeatedField<uint64_t>& keys) {
   const size_t n = static_cast<size_t>(keys.size());
+  counters_->keys.fetch_add(n, std::memory_order_relaxed);
   Batches batches;
   grpc::Status failure;
   {
@@ -182,7 +183,7 @@ void Call::OnLost(std::vector<ReplicaLink::Unit> units,
     if (!failure.ok() && !EndLocked()) failure = grpc::Status::OK;
     if (!failure.ok()) ++refs_;  // This thread, while it ends the call.
   }
-  if (report) replicas_->ReportUnavailable(replica);
+  if (report) replicas_->ReportUnavailable(replica, status.error_message());
   if (!batches.empty()) {
     Send(batches);
     Unref(1);

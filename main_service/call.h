@@ -49,6 +49,8 @@ class Call : public ReplicaLink::Owner {
   struct Counters {
     // Units sent again to another replica after theirs became unavailable.
     std::atomic<uint64_t> units_resent{0};
+    // Keys of the calls started.
+    std::atomic<uint64_t> keys{0};
   };
 
   void OnResult(ReplicaLink* link, v1::Result* result) final

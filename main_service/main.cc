@@ -9,6 +9,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/logging/event_log.h"
+#include "common/metrics/metrics_server.h"
 #include "common/server_flags.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
@@ -47,6 +49,11 @@ ABSL_FLAG(uint64_t, max_keys_in_progress, 1000000,
           "keys do not fit is refused with RESOURCE_EXHAUSTED, which bounds "
           "main_service's memory whatever its callers do; 0 means no bound");
 
+ABSL_FLAG(uint32_t, metrics_port, 9451,
+          "Serve Prometheus metrics at http://0.0.0.0:PORT/metrics; 0: off");
+ABSL_FLAG(std::string, log_format, "text",
+          "The event log on stderr: text, or json (one object per line)");
+
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
   pieces::SkipMutexDeadlockDetection();
@@ -55,6 +62,12 @@ int main(int argc, char** argv) {
       "Usage: main_service [--port=50051] [--work_address=localhost:50052]\n"
       "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
   absl::ParseCommandLine(argc, argv);
+  if (absl::Status status =
+          pieces::InitEventLog("main_service", absl::GetFlag(FLAGS_log_format));
+      !status.ok()) {
+    absl::FPrintF(stderr, "main_service: %s\n", status.message());
+    return 2;
+  }
 
   // --port, --grace_period, --max_message_bytes, --tls_*, --reflection,
   // --keepalive_*.
@@ -118,24 +131,67 @@ int main(int argc, char** argv) {
                   options.max_keys_in_progress, options.max_keys);
     return 2;
   }
-  absl::FPrintF(
-      stderr,
-      "main_service: work_address=%s (%s) work_sessions=%d "
-      "work_window=%d work_call_share=%d work_keepalive=%s+%s "
-      "max_keys=%d max_keys_in_progress=%d serving=%s "
-      "reflection=%s\n",
-      options.work_address,
-      tls.ca.empty() ? "plaintext" : "TLS with client certificate",
-      options.link.sessions, options.link.window, options.link.per_owner,
-      absl::FormatDuration(options.work_keepalive_time),
-      absl::FormatDuration(options.work_keepalive_timeout), options.max_keys,
-      options.max_keys_in_progress, pieces::DescribeServerSecurity(tls),
-      flags->server.reflection ? "on" : "off");
+  const uint32_t metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  const char* work_security =
+      tls.ca.empty() ? "plaintext" : "TLS with client certificate";
+  pieces::LogEvent(
+      "start",
+      absl::StrFormat("main_service: work_address=%s (%s) work_sessions=%d "
+                      "work_window=%d work_call_share=%d work_keepalive=%s+%s "
+                      "max_keys=%d max_keys_in_progress=%d serving=%s "
+                       "reflection=%s metrics_port=%d",
+                      options.work_address, work_security,
+                      options.link.sessions, options.link.window,
+                      options.link.per_owner,
+                      absl::FormatDuration(options.work_keepalive_time),
+                      absl::FormatDuration(options.work_keepalive_timeout),
+                      options.max_keys, options.max_keys_in_progress,
+                       pieces::DescribeServerSecurity(tls),
+                      flags->server.reflection ? "on" : "off", metrics_port),
+      {{"work_address", options.work_address},
+       {"work_security", work_security},
+       {"resolve_interval_s", absl::ToDoubleSeconds(options.resolve_interval)},
+       {"work_sessions", uint64_t{options.link.sessions}},
+       {"work_window", uint64_t{options.link.window}},
+       {"work_call_share", uint64_t{options.link.per_owner}},
+       {"work_keepalive_time_s",
+        absl::ToDoubleSeconds(options.work_keepalive_time)},
+       {"work_keepalive_timeout_s",
+        absl::ToDoubleSeconds(options.work_keepalive_timeout)},
+       {"max_keys", uint64_t{options.max_keys}},
+       {"serving", pieces::DescribeServerSecurity(tls)},
+       {"reflection", flags->server.reflection},
+       {"metrics_port", uint64_t{metrics_port}},
+       {"grace_period_s", absl::ToDoubleSeconds(flags->server.grace_period)}});
   absl::StatusOr<std::unique_ptr<pieces::MainServiceImpl>> service =
       pieces::MainServiceImpl::Create(options);
   if (!service.ok()) {
     absl::FPrintF(stderr, "main_service: %s\n", service.status().message());
     return 2;
+  }
+
+  // Declared after the service: stops serving its metrics before it goes.
+  std::unique_ptr<pieces::MetricsServer> metrics;
+  if (metrics_port != 0) {
+    absl::StatusOr<std::unique_ptr<pieces::MetricsServer>> started =
+        pieces::MetricsServer::Start(static_cast<int>(metrics_port),
+                                     {(*service)->metrics()});
+    if (started.ok()) {
+      metrics = *std::move(started);
+      pieces::LogEvent(
+          "metrics",
+          absl::StrFormat("main_service: metrics on 0.0.0.0:%d/metrics",
+                          metrics->port()),
+          {{"port", metrics->port()}});
+    } else {
+      // gRPC is what clients need: serve it anyway (Prometheus shows the
+      // target down).
+      pieces::LogEvent(
+          "metrics_failed",
+          absl::StrCat("main_service: warning: ", started.status().message()),
+          {{"error", std::string(started.status().message())}},
+          pieces::LogLevel::kWarning);
+    }
   }
 
   pieces::ServerOptions& server = flags->server;

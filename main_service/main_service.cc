@@ -10,13 +10,48 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
+#include "common/logging/event_log.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 
 namespace pieces {
 namespace {
+
+// What a call's end is logged with: who called, how many keys, how many
+// results were values and how many errors.
+struct CallSummary {
+  std::string peer;
+  uint64_t keys = 0;
+  uint64_t values = 0;
+  uint64_t errors = 0;
+};
+
+// Counts the call in the metrics and logs its end (one line per call).
+void EndCall(MainMetrics* metrics, MainMetrics::Method method, int64_t start,
+             const CallSummary& call, const grpc::Status& status) {
+  metrics->CallEnded(method, status.error_code(), start);
+  const char* name = method == MainMetrics::kRun ? "Run" : "RunStream";
+  const char* code = MainMetrics::CodeName(status.error_code());
+  const double seconds = static_cast<double>(MainMetrics::Now() - start) / 1e9;
+  LogEvent("call_end",
+           absl::StrCat("main_service: ", name, " from ", call.peer, ": ",
+                        call.keys, " keys, ", call.values, " values, ",
+                        call.errors, " errors, ", code, status.ok() ? "" : " (",
+                        status.ok() ? "" : status.error_message(),
+                        status.ok() ? "" : ")", " in ",
+                        absl::StrFormat("%.3f", seconds), "s"),
+           {{"method", name},
+            {"peer", call.peer},
+            {"keys", call.keys},
+            {"values", call.values},
+            {"errors", call.errors},
+            {"code", code},
+            {"status", status.error_message()},
+            {"duration_s", seconds}});
+}
 
 // A Run call: results gathered in request order, answered all at once.
 // Threads: see call.h; Take writes its own element of the reply (made in
@@ -26,10 +61,13 @@ class RunCall final : public grpc::ServerUnaryReactor, public Call {
   RunCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
           const v1::RunRequest* request, v1::RunReply* reply)
       : Call(service->replicas(), service->counters(), service->budget()),
+        metrics_(service->metrics().get()),
         reply_(reply) {
+    summary_.peer = context->peer();
+    summary_.keys = static_cast<uint64_t>(request->keys_size());
     if (grpc::Status status = service->Admit(*context, *request, *this);
         !status.ok()) {
-      Finish(status);
+      FinishCall(status);
       return;
     }
     const int n = request->keys_size();
@@ -46,15 +84,30 @@ class RunCall final : public grpc::ServerUnaryReactor, public Call {
  private:
   void Take(ReplicaLink* /*link*/, v1::Result* result) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++(result->has_error() ? summary_.errors : summary_.values);
     reply_->mutable_results(static_cast<int>(result->id()))->Swap(result);
   }
 
   void End(const grpc::Status& status) override {
     if (status.ok()) reply_->set_completed(reply_->results_size());
+    FinishCall(status);
+  }
+
+  // With no lock held.
+  void FinishCall(const grpc::Status& status) {
+    CallSummary summary;
+    {
+      absl::MutexLock lock(&mu_);
+      summary = summary_;
+    }
+    EndCall(metrics_, MainMetrics::kRun, start_, summary, status);
     Finish(status);
   }
 
+  const int64_t start_ = MainMetrics::Now();
+  MainMetrics* const metrics_;
   v1::RunReply* const reply_;
+  CallSummary summary_ ABSL_GUARDED_BY(mu_);
 };
 
 // A RunStream call: each result is forwarded as it arrives, through a write
@@ -69,10 +122,13 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
   RunStreamCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
                 const v1::RunRequest* request)
       : Call(service->replicas(), service->counters(), service->budget()),
+        metrics_(service->metrics().get()),
         keys_(request->keys_size()) {
+    summary_.peer = context->peer();
+    summary_.keys = keys_;
     if (grpc::Status status = service->Admit(*context, *request, *this);
         !status.ok()) {
-      Finish(status);
+      FinishCall(status);
       return;
     }
     Start(request->keys());
@@ -109,6 +165,7 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // The caller gets one Result per message, as the contract says. After a
     // failed write the call is cancelled, which gives back every place.
+    ++(result->has_error() ? summary_.errors : summary_.values);
     if (write_failed_) return;
     Queued& queued = queue_.emplace_back();
     queued.message.mutable_result()->Swap(result);
@@ -149,7 +206,18 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
       }
     }
     if (write) StartWrite(&out_);
-    if (finish.has_value()) Finish(*finish);
+    if (finish.has_value()) FinishCall(*finish);
+  }
+
+  // With no lock held.
+  void FinishCall(const grpc::Status& status) {
+    CallSummary summary;
+    {
+      absl::MutexLock lock(&mu_);
+      summary = summary_;
+    }
+    EndCall(metrics_, MainMetrics::kRunStream, start_, summary, status);
+    Finish(status);
   }
 
   // A message to write, and the link whose result it carries (null for the
@@ -159,6 +227,8 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
     ReplicaLink* link = nullptr;
   };
 
+  const int64_t start_ = MainMetrics::Now();
+  MainMetrics* const metrics_;
   const uint64_t keys_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   // Touched only while writing_, and by OnWriteDone.
@@ -168,6 +238,7 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> end_status_ ABSL_GUARDED_BY(mu_);
+  CallSummary summary_ ABSL_GUARDED_BY(mu_);
 };
 
 // Adds every (uint64) field of `from` to the same field of `to`.
@@ -280,7 +351,8 @@ MainServiceImpl::MainServiceImpl(const Options& options,
                                  std::unique_ptr<WorkReplicas> replicas)
     : options_(options),
       replicas_(std::move(replicas)),
-      budget_(options.max_keys_in_progress) {}
+      budget_(options.max_keys_in_progress),
+      metrics_(std::make_shared<MainMetrics>(replicas_.get(), &counters_)) {}
 
 grpc::Status MainServiceImpl::Admit(const grpc::CallbackServerContext& context,
                                     const v1::RunRequest& request, Call& call) {

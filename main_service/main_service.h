@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "main_service/call.h"
+#include "main_service/main_metrics.h"
 #include "main_service/work_replicas.h"
 #include "pieces/v1/main_service.grpc.pb.h"
 
@@ -81,6 +82,9 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
   WorkReplicas* replicas() { return replicas_.get(); }
   Call::Counters* counters() { return &counters_; }
   KeyBudget* budget() { return &budget_; }
+  // The service's metrics (main_metrics.h), to serve on /metrics. Reads this
+  // object: stop serving it before the service is destroyed.
+  const std::shared_ptr<MainMetrics>& metrics() const { return metrics_; }
 
   // After the server has stopped: ends the shared sessions to the replicas
   // (see WorkReplicas::CloseLinks).
@@ -96,6 +100,7 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
 
   Call::Counters counters_;
   KeyBudget budget_;
+  const std::shared_ptr<MainMetrics> metrics_;
 };
 
 }  // namespace pieces

@@ -288,6 +288,7 @@ bool ReplicaLink::FillLocked(Session* session) {
     }
     MakeReadyLocked(queue);
   }
+  units_sent_.fetch_add(works->size(), std::memory_order_relaxed);
   return !works->empty();
 }
 
@@ -385,6 +386,7 @@ void ReplicaLink::OnMessage(Session* session) {
       }
       const Slot slot = it->second;
       session->slots.erase(it);
+      units_answered_.fetch_add(1, std::memory_order_relaxed);
       result->set_id(slot.unit.position);
       ops.results.emplace_back(slot.queue->owner, result);
       --slot.queue->in_flight;

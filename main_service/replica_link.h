@@ -41,6 +41,7 @@
 #ifndef PIECES_MAIN_SERVICE_REPLICA_LINK_H_
 #define PIECES_MAIN_SERVICE_REPLICA_LINK_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -140,6 +141,15 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   size_t in_flight() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t sessions() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Units written to the replica, and results received from it, since the
+  // link was made; for /metrics. Each is exact, read from any thread.
+  uint64_t units_sent() const {
+    return units_sent_.load(std::memory_order_relaxed);
+  }
+  uint64_t units_answered() const {
+    return units_answered_.load(std::memory_order_relaxed);
+  }
+
  private:
   class Session;
   // The units of one owner on this link.
@@ -210,6 +220,10 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   int dying_ ABSL_GUARDED_BY(mu_) = 0;
   // Sessions that ended with Exited and OK.
   size_t exited_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Added to under mu_, read with no lock (units_sent, units_answered).
+  std::atomic<uint64_t> units_sent_{0};
+  std::atomic<uint64_t> units_answered_{0};
 };
 
 }  // namespace pieces

@@ -15,9 +15,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/logging/event_log.h"
 #include "main_service/rendezvous.h"
 
 namespace pieces {
@@ -183,21 +185,32 @@ void WorkReplicas::CloseLinks(absl::Time deadline) {
     all.exited += closed.exited;
     all.cancelled += closed.cancelled;
   }
-  std::fprintf(stderr,
-               "main_service: sessions to work_service closed: %zu ended with "
-               "Exited, %zu cancelled at the deadline\n",
-               all.exited, all.cancelled);
+  LogEvent("links_closed",
+           absl::StrFormat("main_service: sessions to work_service closed: "
+                           "%zu ended with Exited, %zu cancelled at the "
+                           "deadline",
+                           all.exited, all.cancelled),
+           {{"exited", uint64_t{all.exited}},
+            {"cancelled", uint64_t{all.cancelled}}});
 }
 
-void WorkReplicas::ReportUnavailable(const std::string& name) {
-  absl::MutexLock lock(&mu_);
-  refresh_requested_ = true;
-  auto at = std::lower_bound(down_.begin(), down_.end(), name);
-  if (Find(replicas_, name) == nullptr || (at != down_.end() && *at == name)) {
-    return;
+void WorkReplicas::ReportUnavailable(const std::string& name,
+                                     const std::string& why) {
+  {
+    absl::MutexLock lock(&mu_);
+    refresh_requested_ = true;
+    auto at = std::lower_bound(down_.begin(), down_.end(), name);
+    if (Find(replicas_, name) == nullptr ||
+        (at != down_.end() && *at == name)) {
+      return;
+    }
+    down_.insert(at, name);
+    PublishLocked();
   }
-  down_.insert(at, name);
-  PublishLocked();
+  LogEvent("replica_down",
+           absl::StrCat("main_service: work replica ", name, " is down: ",
+                        why.empty() ? "reported unavailable" : why),
+           {{"replica", name}, {"why", why}}, LogLevel::kWarning);
 }
 
 std::shared_ptr<const WorkReplica> WorkReplicas::NewReplica(
@@ -335,6 +348,15 @@ void WorkReplicas::Refresh() {
   down_ = std::move(still_down);
   resolve_error_ = absl::StrJoin(errors, "; ");
   PublishLocked();
+  // Logged under mu_, on the refreshing thread only, and rarely: a replica
+  // that comes back.
+  for (const std::string& name : recovered) {
+    if (Find(replicas_, name) == nullptr) continue;
+    LogEvent("replica_up",
+             absl::StrCat("main_service: work replica ", name,
+                          " is up again: it answered GetStats"),
+             {{"replica", name}, {"why", "answered GetStats"}});
+  }
 }
 
 void WorkReplicas::PublishLocked() {
@@ -356,7 +378,11 @@ void WorkReplicas::PublishLocked() {
   if (!resolve_error_.empty())
     absl::StrAppend(&line, " (", resolve_error_, ")");
   if (line != published_) {
-    std::fprintf(stderr, "%s\n", line.c_str());
+    // Rare (a change), so written under mu_, which keeps the lines in order.
+    LogEvent("replicas", line,
+             {{"targets", options_.targets},
+              {"replicas", absl::StrJoin(described, ", ")},
+              {"error", resolve_error_}});
     published_ = std::move(line);
   }
 }

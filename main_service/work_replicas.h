@@ -107,9 +107,11 @@ class WorkReplicas {
   std::shared_ptr<const ReplicaView> View() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // A session to the replica named `name` failed as if the replica were gone
-  // (UNAVAILABLE): route around it until it answers again, and re-resolve
-  // now.
-  void ReportUnavailable(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+  // (UNAVAILABLE, saying `why`): route around it until it answers again, and
+  // re-resolve now. Logs the replica going down (event replica_down), and
+  // later its coming back (replica_up).
+  void ReportUnavailable(const std::string& name, const std::string& why = "")
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Asks the background thread to resolve the names now (a call found no
   // replica to use).

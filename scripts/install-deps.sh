@@ -16,6 +16,9 @@ packages=(
   python3-yaml  # tests/docker/manifests_test.sh parses the manifests
   clang-format  # scripts/check-format.sh
   tmux  # tests/client/tmux_test.sh runs the pieces client on a terminal
+  prometheus-cpp-dev  # /metrics (its pull Exposer)
+  prometheus  # promtool, for the tests of /metrics
+  libspdlog-dev  # the event log (common/logging)
 )
 for arg in "$@"; do
   case "$arg" in

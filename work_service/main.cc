@@ -10,6 +10,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/logging/event_log.h"
+#include "common/metrics/metrics_server.h"
 #include "common/server_flags.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
@@ -31,6 +33,11 @@ ABSL_FLAG(
     uint64_t, max_sessions, 1000,
     "The most Process sessions open at once; more are refused. 0: no limit");
 
+ABSL_FLAG(uint32_t, metrics_port, 9452,
+          "Serve Prometheus metrics at http://0.0.0.0:PORT/metrics; 0: off");
+ABSL_FLAG(std::string, log_format, "text",
+          "The event log on stderr: text, or json (one object per line)");
+
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
   pieces::SkipMutexDeadlockDetection();
@@ -39,6 +46,12 @@ int main(int argc, char** argv) {
       "Usage: work_service [--port=50052] [--threads=N] [--work=echo]\n"
       "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
   absl::ParseCommandLine(argc, argv);
+  if (absl::Status status =
+          pieces::InitEventLog("work_service", absl::GetFlag(FLAGS_log_format));
+      !status.ok()) {
+    absl::FPrintF(stderr, "work_service: %s\n", status.message());
+    return 2;
+  }
 
   // --port, --grace_period, --max_message_bytes, --tls_*, --reflection,
   // --keepalive_*.
@@ -74,15 +87,50 @@ int main(int argc, char** argv) {
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   options.cache_capacity = absl::GetFlag(FLAGS_cache_capacity);
   options.max_sessions = absl::GetFlag(FLAGS_max_sessions);
-  absl::FPrintF(stderr,
-                "work_service: work=%s threads=%d max_in_flight=%d "
-                "cache_capacity=%d max_sessions=%d serving=%s reflection=%s\n",
-                (*work)->Describe(), options.threads, options.max_in_flight,
-                options.cache_capacity, options.max_sessions,
-                pieces::DescribeServerSecurity(tls),
-                flags->server.reflection ? "on" : "off");
+  const uint32_t metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  pieces::LogEvent(
+      "start",
+      absl::StrFormat("work_service: work=%s threads=%d max_in_flight=%d "
+                      "cache_capacity=%d max_sessions=%d serving=%s "
+                      "reflection=%s metrics_port=%d",
+                      (*work)->Describe(), options.threads,
+                      options.max_in_flight, options.cache_capacity,
+                      options.max_sessions, pieces::DescribeServerSecurity(tls),
+                      flags->server.reflection ? "on" : "off", metrics_port),
+      {{"work", (*work)->Describe()},
+       {"threads", uint64_t{options.threads}},
+       {"max_in_flight", uint64_t{options.max_in_flight}},
+       {"cache_capacity", uint64_t{options.cache_capacity}},
+       {"max_sessions", uint64_t{options.max_sessions}},
+       {"serving", pieces::DescribeServerSecurity(tls)},
+       {"reflection", flags->server.reflection},
+       {"metrics_port", uint64_t{metrics_port}},
+       {"grace_period_s", absl::ToDoubleSeconds(flags->server.grace_period)}});
 
   pieces::WorkServiceImpl service(*std::move(work), options);
+  // Declared after the service: stops serving its metrics before it goes.
+  std::unique_ptr<pieces::MetricsServer> metrics;
+  if (metrics_port != 0) {
+    absl::StatusOr<std::unique_ptr<pieces::MetricsServer>> started =
+        pieces::MetricsServer::Start(static_cast<int>(metrics_port),
+                                     {service.metrics()});
+    if (started.ok()) {
+      metrics = *std::move(started);
+      pieces::LogEvent(
+          "metrics",
+          absl::StrFormat("work_service: metrics on 0.0.0.0:%d/metrics",
+                          metrics->port()),
+          {{"port", metrics->port()}});
+    } else {
+      // gRPC is what clients need: serve it anyway (Prometheus shows the
+      // target down).
+      pieces::LogEvent(
+          "metrics_failed",
+          absl::StrCat("work_service: warning: ", started.status().message()),
+          {{"error", std::string(started.status().message())}},
+          pieces::LogLevel::kWarning);
+    }
+  }
   pieces::ServerOptions& server = flags->server;
   server.credentials = *credentials;
   // Open sessions learn at once that the service stops (Draining), so that

@@ -36,7 +36,8 @@ void SessionRegistry::Drain() {
   for (Session* session : open) session->WriteDraining();
 }
 
-Session::Session(const SessionEnv& env) : env_(env) {
+Session::Session(const SessionEnv& env, std::string peer)
+    : env_(env), record_(env.unit_times, std::move(peer)) {
   // sessions_active was counted by WorkServiceImpl::Process.
   env_.stats->sessions_total.fetch_add(1, std::memory_order_relaxed);
   // From here a Drain may reach the session (and start its operations: gRPC
@@ -140,19 +141,22 @@ bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
       });
   switch (lookup.found) {
     case KeyedCache::Found::kReady:
+      record_.HitOnArrival();
       queue_.push_back(
           MakeAnswer(unit, KeyedCache::Outcome{lookup.value, /*computed=*/false,
                                                /*waited=*/false}));
       break;
     case KeyedCache::Found::kClaimed:
       ++holds_;
-      units_.emplace(unit.id, Tracked{unit.key, UnitState::kQueued});
+      units_.emplace(unit.id,
+                     Tracked{unit.key, UnitState::kQueued, UnitTimes::Now()});
       ops.units.push_back(unit);
       break;
     case KeyedCache::Found::kParked:
       ++holds_;  // The continuation refers to this session.
       // Under mu_, so before the continuation can look for it.
-      units_.emplace(unit.id, Tracked{unit.key, UnitState::kParked});
+      units_.emplace(unit.id,
+                     Tracked{unit.key, UnitState::kParked, UnitTimes::Now()});
       break;
   }
   return true;
@@ -187,6 +191,7 @@ void Session::AcceptCancel(const v1::Cancel& cancel) {
     // entry stays until then, for it to see).
     tracked.state = UnitState::kCancelled;
     env_.stats->cancelled.fetch_add(1, std::memory_order_relaxed);
+    record_.Cancelled(tracked.arrived);
     queue_.push_back(Answer{
         Unit{id, tracked.key},
         KeyedCache::Outcome{absl::CancelledError("cancelled by the client"),
@@ -233,11 +238,16 @@ void Session::OnDone() {
   // Before done_: a Drain that still finds the session holds it already.
   env_.registry->Remove(this);
   bool last;
+  std::optional<SessionRecord> record;
+  grpc::Status status;
   {
     absl::MutexLock lock(&mu_);
     done_ = true;
     last = holds_ == 0;
+    record.emplace(record_);
+    if (finish_status_.has_value()) status = *finish_status_;
   }
+  record->LogEnd(status);  // With no lock held: it writes to stderr.
   if (last) delete this;
 }
 
@@ -433,6 +443,8 @@ void Session::Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome) {
     auto it = units_.find(unit.id);
     if (it != units_.end()) {
       cancelled = it->second.state == UnitState::kCancelled;
+      // Counted as MakeAnswer (or RunUnit, when skipped) counts it.
+      if (!cancelled) record_.Over(outcome, it->second.arrived);
       units_.erase(it);
     }
     if (cancelled) {

@@ -70,6 +70,8 @@
 #include "grpcpp/grpcpp.h"
 #include "pieces/v1/work.pb.h"
 #include "work_service/seen_ids.h"
+#include "work_service/session_record.h"
+#include "work_service/unit_times.h"
 #include "work_service/work_function.h"
 #include "work_service/work_stats.h"
 
@@ -115,12 +117,15 @@ struct SessionEnv {
   // reached, the session stops reading until results drain, so that HTTP/2
   // flow control pushes back on the client.
   size_t max_in_flight;
+  // Each unit's time from arrival to answer (for /metrics).
+  UnitTimes* unit_times;
 };
 
 class Session final
     : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg> {
  public:
-  explicit Session(const SessionEnv& env);
+  // `peer`: the client's address, for the log line at the session's end.
+  Session(const SessionEnv& env, std::string peer);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -152,6 +157,7 @@ class Session final
   struct Tracked {
     uint64_t key;
     UnitState state;
+    int64_t arrived;  // UnitTimes::Now() when the Work came.
   };
 
   // A unit's answer, waiting to be written. Kept this small and turned into
@@ -240,6 +246,8 @@ class Session final
   // NextMessage, which reuses the Result objects left in it.
   v1::ResultMsg out_;
   SeenIds ids_ ABSL_GUARDED_BY(mu_);
+  // Counts and times the units, and logs the session's end.
+  SessionRecord record_ ABSL_GUARDED_BY(mu_);
   // At most this many results go in one ResultBatch (about 40 kB).
   static constexpr size_t kMaxResultsPerBatch = 2048;
 

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "work_service/work_metrics.h"
 
 namespace pieces {
 
@@ -12,8 +13,11 @@ WorkServiceImpl::WorkServiceImpl(std::unique_ptr<WorkFunction> work,
       max_sessions_(options.max_sessions),
       cache_(options.cache_capacity),
       pool_(options.threads),
-      env_{&pool_,  &cache_,    work_.get(),
-           &stats_, &sessions_, options.max_in_flight} {}
+      env_{&pool_,      &cache_,    work_.get(),
+           &stats_,     &sessions_, options.max_in_flight,
+           &unit_times_},
+      metrics_(std::make_shared<WorkMetrics>(&stats_, &cache_, &pool_,
+                                             &unit_times_)) {}
 
 void WorkServiceImpl::Drain() { sessions_.Drain(); }
 
@@ -30,7 +34,7 @@ class RefusedSession final
 }  // namespace
 
 grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* WorkServiceImpl::Process(
-    grpc::CallbackServerContext* /*context*/) {
+    grpc::CallbackServerContext* context) {
   // Reserve a place first, so that concurrent calls cannot overshoot.
   const uint64_t active =
       stats_.sessions_active.fetch_add(1, std::memory_order_relaxed);
@@ -43,7 +47,7 @@ grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* WorkServiceImpl::Process(
                      " sessions open (--max_sessions); try again later")));
   }
   // Deletes itself; releases the place and leaves sessions_ in OnDone.
-  return new Session(env_);
+  return new Session(env_, context->peer());
 }
 
 grpc::ServerUnaryReactor* WorkServiceImpl::GetStats(

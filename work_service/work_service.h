@@ -14,7 +14,9 @@
 #include "common/keyed_cache.h"
 #include "common/thread_pool.h"
 #include "pieces/v1/work_service.grpc.pb.h"
+#include "prometheus/collectable.h"
 #include "work_service/session.h"
+#include "work_service/unit_times.h"
 #include "work_service/work_function.h"
 #include "work_service/work_stats.h"
 
@@ -51,16 +53,22 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
   // server stops taking calls (ServerOptions::on_stop); it does not block.
   void Drain();
 
+  // The service's metrics (work_metrics.h), to serve on /metrics. Reads this
+  // object: stop serving it before the service is destroyed.
+  std::shared_ptr<prometheus::Collectable> metrics() const { return metrics_; }
+
  private:
   // Constant after construction. Declared before the pool: the pool's
   // destructor runs the last units, which use them.
   const std::unique_ptr<WorkFunction> work_;
   const size_t max_sessions_;
   WorkStats stats_;
+  UnitTimes unit_times_;
   SessionRegistry sessions_;
   KeyedCache cache_;
   ThreadPool pool_;
   const SessionEnv env_;
+  const std::shared_ptr<prometheus::Collectable> metrics_;
 };
 
 }  // namespace pieces

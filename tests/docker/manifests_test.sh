@@ -8,7 +8,10 @@
 #   docker/stack.yml        three work_service replicas with endpoint_mode dnsrr,
 #                           main_service on tasks.work_service:50052, publishing 50051
 #   docker-compose.yml      main_service waits for work_service to be healthy;
-#                           ports 50051 and 50052
+#                           ports 50051 and 50052; a prometheus service built from
+#                           docker/prometheus.Dockerfile (Debian's prometheus),
+#                           UI on 9090, scraping main_service:9451 and every
+#                           work_service replica (DNS A records) on 9452
 # kubectl cannot validate without an API server; this is the syntax and structure
 # check. Needs python3 with PyYAML (python3-yaml, scripts/install-deps.sh).
 # Prints "N passed, M failed" last; exits non-zero on any failure.
@@ -143,8 +146,18 @@ compose = load("docker-compose.yml")
 if compose is not None:
     work = dig(compose, "services", "work_service") or {}
     main = dig(compose, "services", "main_service") or {}
-    check("docker-compose.yml: services work_service and main_service",
-          sorted(dig(compose, "services") or {}) == ["main_service", "work_service"])
+    prom = dig(compose, "services", "prometheus") or {}
+    check("docker-compose.yml: services work_service, main_service and prometheus",
+          sorted(dig(compose, "services") or {}) == ["main_service", "prometheus", "work_service"])
+    check("docker-compose.yml: prometheus built from docker/prometheus.Dockerfile, UI on 9090",
+          dig(prom, "build", "dockerfile") == "docker/prometheus.Dockerfile" and
+          prom.get("ports") == ["${PIECES_PROMETHEUS_PORT:-9090}:9090"], (prom.get("build"), prom.get("ports")))
+    scrape = load("docker/prometheus.yml")
+    jobs = {j.get("job_name"): j for j in (dig(scrape, "scrape_configs") or [])} if scrape else {}
+    check("docker/prometheus.yml: main_service:9451 and work_service's A records on 9452",
+          dig(jobs, "main_service", "static_configs") == [{"targets": ["main_service:9451"]}] and
+          dig(jobs, "work_service", "dns_sd_configs") ==
+          [{"names": ["work_service"], "type": "A", "port": 9452, "refresh_interval": "5s"}], jobs)
     check("docker-compose.yml: main_service starts once work_service is healthy",
           dig(main, "depends_on", "work_service", "condition") == "service_healthy", main.get("depends_on"))
     check("docker-compose.yml: work_service on 50052 (PIECES_WORK_PORTS on the host)",

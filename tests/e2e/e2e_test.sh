@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# End-to-end test of the docker-compose deployment: builds the image, starts both
-# services, drives them with grpcurl from the host, stops and restarts work_service,
-# and checks that both programs exit 0 on SIGTERM. Always tears the stack down.
+# End-to-end test of the docker-compose deployment: builds the images, starts both
+# services and Prometheus, drives the services with grpcurl from the host, checks
+# what Prometheus scraped of them against the calls made, stops and restarts
+# work_service, and checks that both programs exit 0 on SIGTERM. Always tears the
+# stack down.
 # Prints "N passed, M failed" last; exits non-zero on any failure.
 #
 # Needs: docker, docker-compose (or `docker compose`), grpcurl (scripts/install-tools.sh
-# installs it when missing), jq (installed with apt-get when missing). Uses host ports
-# 50051 and 50052. Env: E2E_PROJECT (compose project name), E2E_HEALTH_TIMEOUT (s),
+# installs it when missing), jq (installed with apt-get when missing), curl. Uses host
+# ports 50051, 50052 and 9090. Env: E2E_PROJECT (compose project name), E2E_HEALTH_TIMEOUT (s),
 # E2E_COMPOSE (the Compose command).
 set -euo pipefail
 
@@ -199,6 +201,46 @@ if ((rc == 0)); then
        [$work.computed, $work.from_cache, $work.work_received, $work.cache_entries]' <<<"$out")" \
     true "$out"$'\n'"work_service: $work_stats"
 else fail "GetClusterStats" "$out"; fi
+
+# --- Prometheus --------------------------------------------------------------------
+# Prometheus (docker/prometheus.yml) scrapes both services every 5 s; each check
+# polls its HTTP API until the answer is the expected one, bounded by 90 s.
+prom=http://localhost:9090
+# prom_query QUERY: an instant query; the JSON answer in $out, curl's exit in $rc.
+prom_query() {
+  rc=0
+  out=$(curl -sS --max-time 5 -G "$prom/api/v1/query" --data-urlencode "query=$1" 2>&1) || rc=$?
+}
+# await_prom NAME QUERY JQ EXPECTED: polls QUERY until JQ of its answer is EXPECTED.
+await_prom() {
+  local deadline=$((SECONDS + 90)) got=""
+  while :; do
+    prom_query "$2"
+    if ((rc == 0)) && got=$(jq -cS "$3" <<<"$out" 2>/dev/null) && [[ $got == "$4" ]]; then break; fi
+    ((SECONDS >= deadline)) && break
+    sleep 1
+  done
+  expect "$1" "$got" "$4" "$out"
+}
+# {"label/label": "value", ...} of a vector answer.
+by_labels() { printf '[.data.result[] | {(%s): .value[1]}] | add' "$1"; }
+
+await_prom "Prometheus scrapes main_service and work_service (found by DNS)" \
+  'sum by (job) (up)' "$(by_labels .metric.job)" '{"main_service":"1","work_service":"1"}'
+# The calls made above: Run [1,2,1], [10,10,10,10] and [5]; RunStream [3,4,3]; Run
+# with no key and with 100,001 keys (InvalidArgument).
+await_prom "Prometheus: pieces_main_calls_total counts the Runs made, by method and code" \
+  'sum by (method, code) (pieces_main_calls_total)' "$(by_labels '.metric.method + "/" + .metric.code')" \
+  '{"Run/INVALID_ARGUMENT":"2","Run/OK":"3","RunStream/OK":"1"}'
+# Nothing ran since work_service's GetStats above: what Prometheus scraped of the
+# units must be what work_service reported of itself.
+expected_units=$(jq -cS '{new: (.computed // "0"), cached: (.from_cache // "0"), waited: (.waited // "0"),
+  failed: (.failed // "0"), cancelled: (.cancelled // "0")}' <<<"$work_stats")
+await_prom "Prometheus: pieces_work_units_total by outcome is work_service's GetStats" \
+  'sum by (outcome) (pieces_work_units_total)' "$(by_labels .metric.outcome)" "$expected_units"
+# The 11 keys of main's Runs, the 2 of the Process session and the 1 unit of the
+# session refused for its repeated id.
+expect "work_service received the units of the calls made" "$(jq -r '.work_received' <<<"$work_stats")" 14 "$work_stats"
 
 # --- work_service down and back ----------------------------------------------------
 "${compose[@]}" stop work_service >>"$log_dir/compose.log" 2>&1

@@ -73,14 +73,30 @@ absl::StatusOr<ServiceProcess> StartTestService(
   return StartService(path, std::move(flags), TestOptions());
 }
 
+namespace {
+
+// Tests start many services at once: none serves /metrics unless its test
+// asks for it (on a free port), so that none takes the default port.
+std::vector<std::string> WithoutMetrics(std::vector<std::string> flags) {
+  for (const std::string& flag : flags) {
+    if (absl::StartsWith(flag, "--metrics_port=")) return flags;
+  }
+  flags.push_back("--metrics_port=0");
+  return flags;
+}
+
+}  // namespace
+
 absl::StatusOr<ServiceProcess> StartWorkService(
     std::vector<std::string> flags) {
-  return StartTestService(WorkServiceBinary(), std::move(flags));
+  return StartTestService(WorkServiceBinary(),
+                          WithoutMetrics(std::move(flags)));
 }
 
 absl::StatusOr<ServiceProcess> StartMainService(
     std::vector<std::string> flags) {
-  return StartTestService(MainServiceBinary(), std::move(flags));
+  return StartTestService(MainServiceBinary(),
+                          WithoutMetrics(std::move(flags)));
 }
 
 std::string WorkServiceBinary() { return PIECES_WORK_SERVICE_BIN; }

@@ -36,7 +36,8 @@ absl::StatusOr<ServiceProcess> StartTestService(const std::string& path,
                                                 std::vector<std::string> flags);
 
 // Starts work_service (main_service) with `flags` plus --port=0 unless
-// `flags` sets a port, and waits until it listens.
+// `flags` sets a port, and waits until it listens. It serves no /metrics
+// unless `flags` sets --metrics_port (--metrics_port=0 is added).
 absl::StatusOr<ServiceProcess> StartWorkService(std::vector<std::string> flags);
 absl::StatusOr<ServiceProcess> StartMainService(std::vector<std::string> flags);
 

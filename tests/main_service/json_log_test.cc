@@ -1,0 +1,116 @@
+// --log_format=json through the real binaries: every line either program
+// writes, from start-up to the end of its drain, is one JSON object with the
+// fixed keys (README.md, Logs), and the events an operator needs are there.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/testing/main_client.h"
+#include "tests/testing/test_process.h"
+
+namespace pieces {
+namespace {
+
+using ::pieces::testing::CallRun;
+using ::pieces::testing::NewMainStub;
+using ::pieces::testing::StartMainServiceOrFail;
+using ::pieces::testing::StartWorkServiceOrFail;
+
+// Checks `output` with Python's json module: each line an object with the
+// fixed keys, `program` = `program`; prints the events, one per line.
+// Returns the events, or fails the test.
+std::vector<std::string> JsonEvents(const std::string& output,
+                                    const std::string& program) {
+  char path[] = "/tmp/pieces_json_log_XXXXXX";
+  const int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  if (fd < 0) return {};
+  EXPECT_EQ(write(fd, output.data(), output.size()),
+            static_cast<ssize_t>(output.size()));
+  close(fd);
+  const std::string command = absl::StrCat(
+      "python3 -c '\n"
+      "import json, sys\n"
+      "for n, line in enumerate(open(sys.argv[1]), 1):\n"
+      "    o = json.loads(line)\n"
+      "    assert isinstance(o, dict), (n, line)\n"
+      "    keys = list(o)[:5]\n"
+      "    assert keys == [\"ts\", \"level\", \"program\", \"event\", "
+      "\"message\"], (n, keys)\n"
+      "    assert o[\"program\"] == sys.argv[2], (n, o)\n"
+      "    assert o[\"level\"] in (\"info\", \"warning\"), (n, o)\n"
+      "    print(o[\"event\"])\n"
+      "' ",
+      path, " ", program, " 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string result;
+  char buffer[4096];
+  size_t n;
+  while (pipe != nullptr && (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    result.append(buffer, n);
+  }
+  const int status = pipe == nullptr ? -1 : pclose(pipe);
+  unlink(path);
+  EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "not JSON lines with the fixed keys: " << result << "\nin:\n"
+      << output;
+  return absl::StrSplit(result, '\n', absl::SkipEmpty());
+}
+
+bool Has(const std::vector<std::string>& events, const std::string& event) {
+  for (const std::string& e : events) {
+    if (e == event) return true;
+  }
+  return false;
+}
+
+TEST(JsonLogTest, EveryLineOfBothProgramsIsAnObjectWithTheFixedKeys) {
+  ServiceProcess work =
+      StartWorkServiceOrFail({"--log_format=json", "--threads=1"});
+  ASSERT_NE(work.process, nullptr);
+  ServiceProcess main = StartMainServiceOrFail(
+      {"--log_format=json", absl::StrCat("--work_address=", work.address)});
+  ASSERT_NE(main.process, nullptr);
+  auto stub = NewMainStub(main.address);
+  v1::RunReply reply;
+  ASSERT_TRUE(CallRun(*stub, {1, 2, 1}, &reply).ok());
+  EXPECT_EQ(CallRun(*stub, std::vector<uint64_t>{}, &reply).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Main first: its shared session to work ends as main stops.
+  main.process->Signal(SIGTERM);
+  absl::StatusOr<int> main_exit = main.process->AwaitExit(absl::Seconds(30));
+  ASSERT_TRUE(main_exit.ok()) << main_exit.status();
+  EXPECT_EQ(*main_exit, 0);
+  work.process->Signal(SIGTERM);
+  absl::StatusOr<int> work_exit = work.process->AwaitExit(absl::Seconds(30));
+  ASSERT_TRUE(work_exit.ok()) << work_exit.status();
+  EXPECT_EQ(*work_exit, 0);
+
+  const std::vector<std::string> main_events =
+      JsonEvents(main.process->output(), "main_service");
+  for (const char* event : {"start", "replicas", "listening", "call_end",
+                            "drain_start", "drain_end", "links_closed"}) {
+    EXPECT_TRUE(Has(main_events, event)) << "main_service logged no " << event;
+  }
+  const std::vector<std::string> work_events =
+      JsonEvents(work.process->output(), "work_service");
+  for (const char* event :
+       {"start", "listening", "session_end", "drain_start", "drain_end"}) {
+    EXPECT_TRUE(Has(work_events, event)) << "work_service logged no " << event;
+  }
+  // One line per call (two calls), none per unit.
+  int calls = 0;
+  for (const std::string& e : main_events) calls += e == "call_end";
+  EXPECT_EQ(calls, 2);
+}
+
+}  // namespace
+}  // namespace pieces
