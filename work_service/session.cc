@@ -132,6 +132,12 @@ bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
   // The continuation is made only for a unit that parks. Only the units
   // that claim or park are tracked (for Cancel): a hit costs no more.
   const Unit unit{work.id(), work.key()};
+  if (env_.piece != nullptr) {
+    // One of the article's stages runs it and answers through Deliver.
+    ++holds_;
+    ops.units.push_back(unit);
+    return true;
+  }
   const KeyedCache::Lookup lookup = env_.cache->LookupOrClaim(
       unit.key, [this, unit]() -> KeyedCache::Continuation {
         return [this, unit](KeyedCache::Outcome outcome) {
@@ -257,13 +263,17 @@ void Session::WriteDraining() {
   AfterLetGo(this, last, std::move(ops));
 }
 
+void Session::DropQueued() {
+  unanswered_ -= queue_.size();
+  env_.stats->in_flight.fetch_sub(queue_.size(), std::memory_order_relaxed);
+  queue_.clear();
+}
+
 void Session::FinishWith(grpc::Status status) {
   if (finish_status_.has_value()) return;
   finish_status_ = std::move(status);
   read_closed_ = true;
-  unanswered_ -= queue_.size();
-  env_.stats->in_flight.fetch_sub(queue_.size(), std::memory_order_relaxed);
-  queue_.clear();
+  DropQueued();
 }
 
 void Session::Plan(Ops& ops) {
@@ -307,6 +317,17 @@ bool Session::NextMessage() {
     out_.mutable_draining();
     return true;
   }
+  if (env_.exited_at_once && exit_received_) {
+    // Stage 2 of the article: nothing waits for the units in progress, so
+    // the Exited goes now and results not yet written are lost (so are those
+    // that come before the call ends).
+    DropQueued();
+    if (exited_sent_) return false;
+    exited_sent_ = true;
+    out_.Clear();
+    out_.mutable_exited()->set_completed(completed_);
+    return true;
+  }
   if (!queue_.empty()) {
     // out_ is not cleared as a whole: that would free its Result objects.
     // RepeatedPtrField::Clear keeps them for the next Add, and the single
@@ -340,9 +361,7 @@ bool Session::NextMessage() {
 
 void Session::Execute(Ops ops) {
   while (true) {
-    for (const Unit& unit : ops.units) {
-      env_.pool->Submit([this, unit] { RunUnit(unit); });
-    }
+    if (!ops.units.empty()) Hand(ops.units);
     int started = 0;
     if (ops.write) {
       StartWrite(&out_);
@@ -363,6 +382,20 @@ void Session::Execute(Ops ops) {
     absl::MutexLock lock(&mu_);
     starting_ -= started;
     Plan(ops);
+  }
+}
+
+void Session::Hand(const std::vector<Unit>& units) {
+  if (env_.piece == nullptr) {
+    for (const Unit& unit : units) {
+      env_.pool->Submit([this, unit] { RunUnit(unit); });
+    }
+    return;
+  }
+  for (const Unit& unit : units) {
+    env_.piece->Run(unit.key, [this, unit](KeyedCache::Outcome outcome) {
+      Deliver(unit, std::move(outcome));
+    });
   }
 }
 

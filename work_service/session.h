@@ -49,6 +49,14 @@
 // registry's lock) held, because gRPC may run a reaction inline from inside
 // that call.
 //
+// The article's stages (work_service --piece=N, work_service/pieces/): when
+// SessionEnv::piece is set, each unit is handed to it on arrival instead of
+// to the cache and pool, and the piece answers it through Deliver; Cancel then
+// gives up nothing (the ids are known, so it is ignored) and, for a piece that
+// does not drain, Exit is answered with Exited at once, the results not yet
+// written being dropped. The own design (no piece) pays one branch per
+// message for this, no indirect call.
+//
 // Lifetime: the session is created by WorkServiceImpl::Process and deletes
 // itself once gRPC is done with it (OnDone) and nothing else holds it: no
 // pool task or parked continuation refers to it and no Drain is notifying it.
@@ -69,6 +77,7 @@
 #include "common/thread_pool.h"
 #include "grpcpp/grpcpp.h"
 #include "pieces/v1/work.pb.h"
+#include "work_service/pieces/piece.h"
 #include "work_service/seen_ids.h"
 #include "work_service/work_function.h"
 #include "work_service/work_stats.h"
@@ -111,6 +120,12 @@ struct SessionEnv {
   const WorkFunction* work;
   WorkStats* stats;
   SessionRegistry* registry;
+  // The article's stage that runs the units, or nullptr for the service's
+  // own design (the cache and pool above).
+  Piece* piece;
+  // With a piece that does not drain (stage 2): Exit is answered with Exited
+  // at once, and results not yet written are lost.
+  bool exited_at_once;
   // Units of one session received and not yet answered, at most. When
   // reached, the session stops reading until results drain, so that HTTP/2
   // flow control pushes back on the client.
@@ -170,7 +185,8 @@ class Session final
     // Write out_ (the Exited) and finish with OK in one operation; it has no
     // OnWriteDone.
     bool write_and_finish = false;
-    std::vector<Unit> units;  // Claimed keys, to hand to the pool.
+    // Claimed keys, to hand to the pool (or every unit, to the piece).
+    std::vector<Unit> units;
 
     bool Empty() const {
       return !read && !write && !finish.has_value() && !write_and_finish &&
@@ -190,6 +206,8 @@ class Session final
   // the session if the Cancel breaks the session's rules.
   void AcceptCancel(const v1::Cancel& cancel)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the answers not yet written: they will never be.
+  void DropQueued() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the session with `status` (the first call wins): results not yet
   // written are dropped, units not yet started are skipped.
   void FinishWith(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -203,6 +221,8 @@ class Session final
   // Starts the operations in `ops`, then plans again until nothing is left.
   void Execute(Ops ops) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Hands `units` to the pool (RunUnit) or to the piece.
+  void Hand(const std::vector<Unit>& units) ABSL_LOCKS_EXCLUDED(mu_);
   // Computes a unit's claimed key on a pool thread and hands its outcome to
   // Deliver (or gives the claim up if the session has ended or the unit was
   // cancelled, and nobody waits for the key).
@@ -212,10 +232,10 @@ class Session final
   // Fills `result` (cleared) with `answer`.
   static void FillResult(const Answer& answer, v1::Result* result);
   // Called on the pool once a claimed or parked unit is over, on the unit's
-  // thread or on the thread that computed the key it was parked on, with
-  // its outcome, or none if it was skipped. Queues its answer, unless the
-  // session has ended or the unit was cancelled (then it was answered
-  // already). Lets go of the unit's hold.
+  // thread or on the thread that computed the key it was parked on (or on
+  // the piece's thread), with its outcome, or none if it was skipped. Queues
+  // its answer, unless the session has ended or the unit was cancelled (then it
+  // was answered already). Lets go of the unit's hold.
   void Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Lets go of one hold: returns true if it was the last reference (the

@@ -14,6 +14,7 @@
 #include "common/keyed_cache.h"
 #include "common/thread_pool.h"
 #include "pieces/v1/work_service.grpc.pb.h"
+#include "work_service/pieces/piece.h"
 #include "work_service/session.h"
 #include "work_service/work_function.h"
 #include "work_service/work_stats.h"
@@ -32,6 +33,10 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
     // The most sessions open at once; more are refused with
     // RESOURCE_EXHAUSTED. 0 means no limit.
     size_t max_sessions = 0;
+    // Which of the article's stages runs the units (1 to kLastPiece, see
+    // work_service/pieces/piece.h; stages 1 to 4 have a defect on purpose),
+    // or 0 for the service's own design.
+    int piece = 0;
   };
 
   WorkServiceImpl(std::unique_ptr<WorkFunction> work, const Options& options);
@@ -60,6 +65,10 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
   SessionRegistry sessions_;
   KeyedCache cache_;
   ThreadPool pool_;
+  // With Options::piece; nullptr for the own design. Declared after the pool
+  // and the cache, which it uses; its own threads (stage 1's loop) run their
+  // last units before the members above go.
+  const std::unique_ptr<Piece> piece_;
   const SessionEnv env_;
 };
 
