@@ -11,9 +11,10 @@ WorkServiceImpl::WorkServiceImpl(std::unique_ptr<WorkFunction> work,
     : work_(std::move(work)),
       max_sessions_(options.max_sessions),
       cache_(options.cache_capacity),
+      // pool_ is built just after: the piece only keeps its address here.
+      piece_(MakePiece(options.piece, PieceEnv{work_.get(), &pool_, &cache_})),
       // Stage 1 has no pool (it runs its own loop): one idle thread then.
       pool_(options.piece == 1 ? 1 : options.threads),
-      piece_(MakePiece(options.piece, PieceEnv{work_.get(), &pool_, &cache_})),
       env_{&pool_,
            &cache_,
            work_.get(),

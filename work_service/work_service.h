@@ -64,11 +64,11 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
   WorkStats stats_;
   SessionRegistry sessions_;
   KeyedCache cache_;
-  ThreadPool pool_;
-  // With Options::piece; nullptr for the own design. Declared after the pool
-  // and the cache, which it uses; its own threads (stage 1's loop) run their
-  // last units before the members above go.
+  // With Options::piece; nullptr for the own design. Declared before the
+  // pool, whose last tasks may use it (stages 4 and 5), and after the members
+  // that its own thread (stage 1's loop) uses while it runs its last units.
   const std::unique_ptr<Piece> piece_;
+  ThreadPool pool_;
   const SessionEnv env_;
 };
 
