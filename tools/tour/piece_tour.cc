@@ -10,8 +10,10 @@
 //             results in request order in every trial?
 //   exited    is the Exited preceded by every result in every trial?
 //   lost      results missing before the Exited, in all trials together.
-//   per key   two units of one fresh key 40 ms long, a spacer of a random
-//             0-80 ms between them, read before the Exit: how many units
+//   per key   two units of one fresh key 40 ms long with spacers of a random
+//             0-80 ms between them, one per other pool thread, so that the
+//             second unit starts before or after the first is done, with even
+//             odds; results read before the Exit: how many units
 //             computed that key in a trial, the fewest and the most seen (1
 //             means the cache coalesced them).
 //   hot       unrelated 5 ms units on a second session while 200 units of one
@@ -156,17 +158,21 @@ struct PerKeyFigures {
 };
 
 // The fewest and the most units that computed one key in a trial.
-PerKeyFigures MeasureComputationsPerKey(v1::WorkService::Stub& stub,
-                                        int trials) {
+PerKeyFigures MeasureComputationsPerKey(v1::WorkService::Stub& stub, int trials,
+                                        size_t threads) {
   std::mt19937 random(std::random_device{}());
   PerKeyFigures figures{2, 0};
   for (int trial = 0; trial < trials; ++trial) {
+    // The key, a spacer on every other pool thread, the key again: the
+    // second unit of the key starts when the spacers end.
     const uint64_t key = FreshKey(40);
-    const uint64_t spacer =
-        FreshKey(std::uniform_int_distribution<uint64_t>(0, 80)(random));
+    const uint64_t spacer_ms =
+        std::uniform_int_distribution<uint64_t>(0, 80)(random);
+    std::vector<uint64_t> keys = {key};
+    for (size_t i = 1; i < threads; ++i) keys.push_back(FreshKey(spacer_ms));
+    keys.push_back(key);
     int computed = 0;
-    for (const v1::ResultMsg& message :
-         RunReadThenExit(stub, {key, spacer, key})) {
+    for (const v1::ResultMsg& message : RunReadThenExit(stub, keys)) {
       if (message.has_result() && message.result().key() == key &&
           message.result().performed() == v1::PERFORMED_NEW) {
         ++computed;
@@ -254,7 +260,8 @@ int Main() {
   Check(stub->GetStats(&context, v1::GetStatsRequest(), &stats), "GetStats");
 
   const OrderFigures order = MeasureOrder(*stub, trials);
-  const PerKeyFigures per_key = MeasureComputationsPerKey(*stub, trials);
+  const PerKeyFigures per_key =
+      MeasureComputationsPerKey(*stub, trials, stats.threads());
   const double hot = MeasureHotKey(target);
   const double tied =
       std::clamp(stats.threads() * (1 - hot), 0.0, double(stats.threads()));
