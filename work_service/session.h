@@ -54,8 +54,8 @@
 // to the cache and pool, and the piece answers it through Deliver; Cancel then
 // gives up nothing (the ids are known, so it is ignored) and, for a piece that
 // does not drain, Exit is answered with Exited at once, the results not yet
-// written being dropped. The own design (no piece) pays one branch per
-// message for this, no indirect call.
+// written being dropped. The own design (no piece) pays a null check per
+// unit for this, no indirect call.
 //
 // Lifetime: the session is created by WorkServiceImpl::Process and deletes
 // itself once gRPC is done with it (OnDone) and nothing else holds it: no
