@@ -59,8 +59,8 @@ void Session::OnReadDone(bool ok) {
     if (!ok) {
       // The client half-closed (which means Exit) or the call is over.
       read_closed_ = true;
-      exit_received_ = true;
-    } else if (!finish_status_.has_value()) {
+      if (phase_ == Phase::kReading) phase_ = Phase::kExiting;
+    } else if (phase_ < Phase::kFinishing) {
       HandleMessage(ops);
     }
     Plan(ops);
@@ -85,12 +85,12 @@ void Session::HandleMessage(Ops& ops) {
       }
       return;
     case v1::WorkMsg::kExit:
-      if (exit_received_) {
+      if (phase_ == Phase::kExiting) {
         FinishWith(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                 "a second Exit in one session"));
         return;
       }
-      exit_received_ = true;
+      phase_ = Phase::kExiting;
       return;
     case v1::WorkMsg::kCancel:
       AcceptCancel(in_.cancel());
@@ -106,7 +106,7 @@ void Session::HandleMessage(Ops& ops) {
 }
 
 bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
-  if (exit_received_) {
+  if (phase_ == Phase::kExiting) {
     FinishWith(grpc::Status(
         grpc::StatusCode::FAILED_PRECONDITION,
         absl::StrCat("Work id=", work.id(),
@@ -236,12 +236,12 @@ void Session::OnCancel() {
 
 void Session::OnDone() {
   env_.stats->sessions_active.fetch_sub(1, std::memory_order_relaxed);
-  // Before done_: a Drain that still finds the session holds it already.
+  // Before kDone: a Drain that still finds the session holds it already.
   env_.registry->Remove(this);
   bool last;
   {
     absl::MutexLock lock(&mu_);
-    done_ = true;
+    phase_ = Phase::kDone;
     last = holds_ == 0;
   }
   if (last) delete this;
@@ -270,18 +270,19 @@ void Session::DropQueued() {
 }
 
 void Session::FinishWith(grpc::Status status) {
-  if (finish_status_.has_value()) return;
+  if (phase_ >= Phase::kFinishing) return;
+  phase_ = Phase::kFinishing;
   finish_status_ = std::move(status);
   read_closed_ = true;
   DropQueued();
 }
 
 void Session::Plan(Ops& ops) {
-  if (finish_status_.has_value()) {
+  if (phase_ >= Phase::kFinishing) {
     // Finish only once no write is in flight and no operation is about to
     // start: gRPC takes no StartWrite or StartRead after Finish.
-    if (!writing_ && starting_ == 0 && !finish_started_) {
-      finish_started_ = true;
+    if (phase_ == Phase::kFinishing && !writing_ && starting_ == 0) {
+      phase_ = Phase::kFinished;
       ops.finish = *finish_status_;
     }
     return;
@@ -294,7 +295,7 @@ void Session::Plan(Ops& ops) {
       // which saves the Finish and the OnWriteDone between them. After an
       // Exit message the session keeps reading and finishes apart instead.
       FinishWith(grpc::Status::OK);
-      finish_started_ = true;
+      phase_ = Phase::kFinished;
       ops.write_and_finish = true;
       return;
     }
@@ -317,7 +318,7 @@ bool Session::NextMessage() {
     out_.mutable_draining();
     return true;
   }
-  if (env_.exited_at_once && exit_received_) {
+  if (env_.exited_at_once && phase_ == Phase::kExiting) {
     // Stage 2 of the article: nothing waits for the units in progress, so
     // the Exited goes now and results not yet written are lost (so are those
     // that come before the call ends).
@@ -349,7 +350,7 @@ bool Session::NextMessage() {
     }
     return true;
   }
-  if (exit_received_ && unanswered_ == 0 && !exited_sent_) {
+  if (phase_ == Phase::kExiting && unanswered_ == 0 && !exited_sent_) {
     // Every unit has been answered and written: Exited goes last.
     exited_sent_ = true;
     out_.Clear();
@@ -404,7 +405,7 @@ void Session::RunUnit(Unit unit) {
   bool cancelled = false;
   {
     absl::MutexLock lock(&mu_);
-    ended = finish_status_.has_value();
+    ended = phase_ >= Phase::kFinishing;
     auto it = units_.find(unit.id);
     if (it != units_.end()) {
       cancelled = it->second.state == UnitState::kCancelled;
@@ -471,7 +472,7 @@ void Session::Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome) {
     if (cancelled) {
       // Answered with CANCELLED when the Cancel came, and counted then; a
       // value computed for the key's waiters is theirs alone.
-    } else if (!outcome.has_value() || finish_status_.has_value()) {
+    } else if (!outcome.has_value() || phase_ >= Phase::kFinishing) {
       // Skipped, or its session ended first: it will never be written.
       if (outcome.has_value()) MakeAnswer(unit, *std::move(outcome));
       --unanswered_;
@@ -487,7 +488,7 @@ void Session::Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome) {
 bool Session::LetGo(Ops& ops) {
   --holds_;
   // Once gRPC is done with the session, the last holder frees it.
-  if (done_ && holds_ == 0) return true;
+  if (phase_ == Phase::kDone && holds_ == 0) return true;
   Plan(ops);
   return false;
 }

@@ -156,6 +156,18 @@ class Session final
     uint64_t key;
   };
 
+  // Where the stream stands. It only moves forward.
+  enum class Phase : uint8_t {
+    kReading,    // Takes work.
+    kExiting,    // Exit came (or the client half-closed): takes no more work,
+                 // answers the units it has, then writes Exited. (Not to be
+                 // confused with the Draining notice, when the service stops.)
+    kFinishing,  // The end is decided (finish_status_): once no write or read
+                 // is about to start, Finish.
+    kFinished,   // Finish has started; waits for OnDone.
+    kDone,       // OnDone has run: the last hold frees the session.
+  };
+
   // Where a unit that costs a computation or a wait stands, until answered.
   enum class UnitState : uint8_t {
     kQueued,     // Claimed its key; its pool task has not started.
@@ -252,39 +264,46 @@ class Session final
   // Constant after construction.
   const SessionEnv env_;
 
-  absl::Mutex mu_;
-  // The message being read; touched only by the one read in flight and by
-  // OnReadDone.
+  // Touched only by the one read in flight and by OnReadDone: the message
+  // being read.
   v1::WorkMsg in_;
-  // The message being written; touched only while `writing_` and by
-  // NextMessage, which reuses the Result objects left in it.
+  // Touched only while `writing_` and by NextMessage, which reuses the Result
+  // objects left in it: the message being written.
   v1::ResultMsg out_;
-  SeenIds ids_ ABSL_GUARDED_BY(mu_);
-  // At most this many results go in one ResultBatch (about 40 kB).
-  static constexpr size_t kMaxResultsPerBatch = 2048;
 
+  absl::Mutex mu_;
+  // State below is protected by mu_.
+
+  // The stream: where it stands, and the operations in flight.
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kReading;
+  // Set on entering kFinishing.
+  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
+  bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;      // A write is in flight.
+  int starting_ ABSL_GUARDED_BY(mu_) = 0;  // Ops decided but not yet started.
+  bool batched_ ABSL_GUARDED_BY(mu_) = false;  // The client sent a batch.
+  bool exited_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_wanted_ ABSL_GUARDED_BY(mu_) = false;  // The service stops.
+  bool draining_sent_ ABSL_GUARDED_BY(mu_) = false;
+
+  // The units: what came, what waits to be written, counters.
+  SeenIds ids_ ABSL_GUARDED_BY(mu_);
   std::deque<Answer> queue_ ABSL_GUARDED_BY(mu_);  // Answers to write.
   // Units claimed or parked and not yet answered, by id (units answered on
   // arrival are never in it); also cancelled ones until their pool task or
   // continuation is over.
   absl::flat_hash_map<uint64_t, Tracked> units_ ABSL_GUARDED_BY(mu_);
-  bool batched_ ABSL_GUARDED_BY(mu_) = false;      // The client sent a batch.
-  bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
-  bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;      // A write is in flight.
-  int starting_ ABSL_GUARDED_BY(mu_) = 0;  // Ops decided but not yet started.
-  bool exit_received_ ABSL_GUARDED_BY(mu_) = false;
-  bool exited_sent_ ABSL_GUARDED_BY(mu_) = false;
-  bool draining_wanted_ ABSL_GUARDED_BY(mu_) = false;  // The service stops.
-  bool draining_sent_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
-  bool finish_started_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;      // OnDone has run.
-  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;  // Received, not yet answered.
-  // Holders of `this` besides gRPC: pool tasks, parked continuations and a
-  // Drain notifying the session.
-  size_t holds_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;   // Received, not yet answered.
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;  // Results written.
+
+  // The session's own lifetime: holders of `this` besides gRPC (pool tasks,
+  // parked continuations, the piece's callbacks and a Drain notifying the
+  // session). The last one frees it once phase_ is kDone.
+  size_t holds_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // At most this many results go in one ResultBatch (about 40 kB).
+  static constexpr size_t kMaxResultsPerBatch = 2048;
 };
 
 }  // namespace pieces
