@@ -218,28 +218,4 @@ size_t KeyedCache::waiting() const {
   return waiting_;
 }
 
-bool KeyedCache::AwaitWaiting(size_t n, absl::Duration timeout) const {
-  const absl::Time deadline = absl::Now() + timeout;
-  absl::MutexLock lock(&mu_);
-  while (waiting_ < n) {
-    if (waiting_grew_.WaitWithDeadline(&mu_, deadline)) return waiting_ >= n;
-  }
-  return true;
-}
-
-bool KeyedCache::AwaitWakeUps(uint64_t n, absl::Duration timeout) const {
-  // Await re-evaluates the condition whenever mu_ is released, so the wait
-  // loop needs no signal of its own.
-  auto reached = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return wake_ups_ >= n;
-  };
-  absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
-}
-
-void KeyedCache::WakeWaitersSpuriously() {
-  absl::MutexLock lock(&mu_);
-  for (auto& [key, state] : in_progress_) state->cv.SignalAll();
-}
-
 }  // namespace pieces

@@ -133,32 +133,19 @@ class KeyedCache {
   size_t capacity() const { return capacity_; }
   // Keys being computed now.
   size_t computing() const ABSL_LOCKS_EXCLUDED(mu_);
-  // Callers waiting now for another caller's computation.
+  // Callers waiting now for another caller's computation (blocked or
+  // parked).
   size_t waiting() const ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Blocks until at least `n` callers are waiting, or `timeout` passes.
-  // Returns whether they were. For tests and diagnostics.
-  bool AwaitWaiting(size_t n, absl::Duration timeout) const
-      ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Wakes every waiting caller without completing its key, as a spurious
-  // wake-up would. Waiters must go back to waiting. For tests.
-  void WakeWaitersSpuriously() ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Blocks until callers blocked in GetOrCompute() have woken from their
-  // wait at least `n` times in all since construction (a wake-up for any
-  // reason, spurious or not), or `timeout` passes. Returns whether they had.
-  // A waiter counts its wake-up and goes back to waiting or returns under
-  // one hold of the lock, so once the count is reached, waiting() shows what
-  // the woken waiters did. For tests.
-  bool AwaitWakeUps(uint64_t n, absl::Duration timeout) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Test hooks (waiting for waiters, spurious wake-ups) are in
+  // KeyedCacheTestPeer (tests/common/keyed_cache_test_peer.h).
+  friend class KeyedCacheTestPeer;
 
  private:
   // The state of a key being computed. Shared by the computing caller and its
   // waiters, so that it outlives its entry in `in_progress_`.
   struct InProgress {
-    // Signalled when `done` becomes true (and by WakeWaitersSpuriously).
+    // Signalled when `done` becomes true (and by the test peer's spurious
+    // wake-ups).
     absl::CondVar cv;
     // The fields below are guarded by KeyedCache::mu_.
     bool done = false;
@@ -210,10 +197,10 @@ class KeyedCache {
   absl::flat_hash_map<uint64_t, std::shared_ptr<InProgress>> in_progress_
       ABSL_GUARDED_BY(mu_);
   size_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
-  // Times a caller blocked in GetOrCompute() woke from its wait, for
-  // AwaitWakeUps.
+  // Times a caller blocked in GetOrCompute() woke from its wait, for the test
+  // peer.
   uint64_t wake_ups_ ABSL_GUARDED_BY(mu_) = 0;
-  // Signalled when waiting_ grows, for AwaitWaiting.
+  // Signalled when waiting_ grows, for the test peer.
   mutable absl::CondVar waiting_grew_;
 };
 

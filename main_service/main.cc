@@ -139,14 +139,14 @@ int main(int argc, char** argv) {
       absl::StrFormat("main_service: work_address=%s (%s) work_sessions=%d "
                       "work_window=%d work_call_share=%d work_keepalive=%s+%s "
                       "max_keys=%d max_keys_in_progress=%d serving=%s "
-                       "reflection=%s metrics_port=%d",
+                      "reflection=%s metrics_port=%d",
                       options.work_address, work_security,
                       options.link.sessions, options.link.window,
                       options.link.per_owner,
                       absl::FormatDuration(options.work_keepalive_time),
                       absl::FormatDuration(options.work_keepalive_timeout),
                       options.max_keys, options.max_keys_in_progress,
-                       pieces::DescribeServerSecurity(tls),
+                      pieces::DescribeServerSecurity(tls),
                       flags->server.reflection ? "on" : "off", metrics_port),
       {{"work_address", options.work_address},
        {"work_security", work_security},

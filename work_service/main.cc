@@ -37,6 +37,14 @@ ABSL_FLAG(uint32_t, metrics_port, 9452,
           "Serve Prometheus metrics at http://0.0.0.0:PORT/metrics; 0: off");
 ABSL_FLAG(std::string, log_format, "text",
           "The event log on stderr: text, or json (one object per line)");
+ABSL_FLAG(uint32_t, piece, 0,
+          "Run stage N (1-5) of the article the project comes from, defects "
+          "included, instead of the service's own design (0). 1-4 are there "
+          "to show a defect, not to be used: 1 one event loop (no "
+          "parallelism), 2 a pool (Exited at once, results lost), 3 a pool "
+          "and a drain (no cache), 4 a racy cache (a key may be computed "
+          "twice), 5 a keyed condvar (one pool thread blocked per waiter on "
+          "a hot key). See README.md, \"The five pieces, measured\"");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
@@ -44,6 +52,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Runs keyed work on a thread pool with a shared cache.\n"
       "Usage: work_service [--port=50052] [--threads=N] [--work=echo]\n"
+      "                    [--piece=N]  (stage N of the article; 1-4 are there "
+      "to\n"
+      "                    show a defect, see --help=piece)\n"
       "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
   absl::ParseCommandLine(argc, argv);
   if (absl::Status status =
@@ -80,7 +91,15 @@ int main(int argc, char** argv) {
     absl::FPrintF(stderr, "work_service: --max_in_flight must be at least 1\n");
     return 2;
   }
+  if (absl::GetFlag(FLAGS_piece) > pieces::kLastPiece) {
+    absl::FPrintF(stderr,
+                  "work_service: --piece=%d: there are stages 1 to %d (0 for "
+                  "the service's own design)\n",
+                  absl::GetFlag(FLAGS_piece), pieces::kLastPiece);
+    return 2;
+  }
   pieces::WorkServiceImpl::Options options;
+  options.piece = static_cast<int>(absl::GetFlag(FLAGS_piece));
   options.threads = absl::GetFlag(FLAGS_threads);
   if (options.threads == 0)
     options.threads = std::thread::hardware_concurrency();
@@ -91,17 +110,19 @@ int main(int argc, char** argv) {
   pieces::LogEvent(
       "start",
       absl::StrFormat("work_service: work=%s threads=%d max_in_flight=%d "
-                      "cache_capacity=%d max_sessions=%d serving=%s "
+                      "cache_capacity=%d max_sessions=%d piece=%d serving=%s "
                       "reflection=%s metrics_port=%d",
                       (*work)->Describe(), options.threads,
                       options.max_in_flight, options.cache_capacity,
-                      options.max_sessions, pieces::DescribeServerSecurity(tls),
+                      options.max_sessions, options.piece,
+                      pieces::DescribeServerSecurity(tls),
                       flags->server.reflection ? "on" : "off", metrics_port),
       {{"work", (*work)->Describe()},
        {"threads", uint64_t{options.threads}},
        {"max_in_flight", uint64_t{options.max_in_flight}},
        {"cache_capacity", uint64_t{options.cache_capacity}},
        {"max_sessions", uint64_t{options.max_sessions}},
+       {"piece", uint64_t(options.piece)},
        {"serving", pieces::DescribeServerSecurity(tls)},
        {"reflection", flags->server.reflection},
        {"metrics_port", uint64_t{metrics_port}},

@@ -60,8 +60,8 @@ void Session::OnReadDone(bool ok) {
     if (!ok) {
       // The client half-closed (which means Exit) or the call is over.
       read_closed_ = true;
-      exit_received_ = true;
-    } else if (!finish_status_.has_value()) {
+      if (phase_ == Phase::kReading) phase_ = Phase::kExiting;
+    } else if (phase_ < Phase::kFinishing) {
       HandleMessage(ops);
     }
     Plan(ops);
@@ -86,12 +86,12 @@ void Session::HandleMessage(Ops& ops) {
       }
       return;
     case v1::WorkMsg::kExit:
-      if (exit_received_) {
+      if (phase_ == Phase::kExiting) {
         FinishWith(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                 "a second Exit in one session"));
         return;
       }
-      exit_received_ = true;
+      phase_ = Phase::kExiting;
       return;
     case v1::WorkMsg::kCancel:
       AcceptCancel(in_.cancel());
@@ -107,7 +107,7 @@ void Session::HandleMessage(Ops& ops) {
 }
 
 bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
-  if (exit_received_) {
+  if (phase_ == Phase::kExiting) {
     FinishWith(grpc::Status(
         grpc::StatusCode::FAILED_PRECONDITION,
         absl::StrCat("Work id=", work.id(),
@@ -133,6 +133,12 @@ bool Session::AcceptWork(const v1::Work& work, Ops& ops) {
   // The continuation is made only for a unit that parks. Only the units
   // that claim or park are tracked (for Cancel): a hit costs no more.
   const Unit unit{work.id(), work.key()};
+  if (env_.piece != nullptr) {
+    // One of the article's stages runs it and answers through Deliver.
+    ++holds_;
+    ops.units.push_back(unit);
+    return true;
+  }
   const KeyedCache::Lookup lookup = env_.cache->LookupOrClaim(
       unit.key, [this, unit]() -> KeyedCache::Continuation {
         return [this, unit](KeyedCache::Outcome outcome) {
@@ -235,14 +241,14 @@ void Session::OnCancel() {
 
 void Session::OnDone() {
   env_.stats->sessions_active.fetch_sub(1, std::memory_order_relaxed);
-  // Before done_: a Drain that still finds the session holds it already.
+  // Before kDone: a Drain that still finds the session holds it already.
   env_.registry->Remove(this);
   bool last;
   std::optional<SessionRecord> record;
   grpc::Status status;
   {
     absl::MutexLock lock(&mu_);
-    done_ = true;
+    phase_ = Phase::kDone;
     last = holds_ == 0;
     record.emplace(record_);
     if (finish_status_.has_value()) status = *finish_status_;
@@ -267,21 +273,26 @@ void Session::WriteDraining() {
   AfterLetGo(this, last, std::move(ops));
 }
 
-void Session::FinishWith(grpc::Status status) {
-  if (finish_status_.has_value()) return;
-  finish_status_ = std::move(status);
-  read_closed_ = true;
+void Session::DropQueued() {
   unanswered_ -= queue_.size();
   env_.stats->in_flight.fetch_sub(queue_.size(), std::memory_order_relaxed);
   queue_.clear();
 }
 
+void Session::FinishWith(grpc::Status status) {
+  if (phase_ >= Phase::kFinishing) return;
+  phase_ = Phase::kFinishing;
+  finish_status_ = std::move(status);
+  read_closed_ = true;
+  DropQueued();
+}
+
 void Session::Plan(Ops& ops) {
-  if (finish_status_.has_value()) {
+  if (phase_ >= Phase::kFinishing) {
     // Finish only once no write is in flight and no operation is about to
     // start: gRPC takes no StartWrite or StartRead after Finish.
-    if (!writing_ && starting_ == 0 && !finish_started_) {
-      finish_started_ = true;
+    if (phase_ == Phase::kFinishing && !writing_ && starting_ == 0) {
+      phase_ = Phase::kFinished;
       ops.finish = *finish_status_;
     }
     return;
@@ -294,7 +305,7 @@ void Session::Plan(Ops& ops) {
       // which saves the Finish and the OnWriteDone between them. After an
       // Exit message the session keeps reading and finishes apart instead.
       FinishWith(grpc::Status::OK);
-      finish_started_ = true;
+      phase_ = Phase::kFinished;
       ops.write_and_finish = true;
       return;
     }
@@ -315,6 +326,17 @@ bool Session::NextMessage() {
     // Goes first: the client should stop sending work as soon as it can.
     draining_sent_ = true;
     out_.mutable_draining();
+    return true;
+  }
+  if (env_.exited_at_once && phase_ == Phase::kExiting) {
+    // Stage 2 of the article: nothing waits for the units in progress, so
+    // the Exited goes now and results not yet written are lost (so are those
+    // that come before the call ends).
+    DropQueued();
+    if (exited_sent_) return false;
+    exited_sent_ = true;
+    out_.Clear();
+    out_.mutable_exited()->set_completed(completed_);
     return true;
   }
   if (!queue_.empty()) {
@@ -338,7 +360,7 @@ bool Session::NextMessage() {
     }
     return true;
   }
-  if (exit_received_ && unanswered_ == 0 && !exited_sent_) {
+  if (phase_ == Phase::kExiting && unanswered_ == 0 && !exited_sent_) {
     // Every unit has been answered and written: Exited goes last.
     exited_sent_ = true;
     out_.Clear();
@@ -350,9 +372,7 @@ bool Session::NextMessage() {
 
 void Session::Execute(Ops ops) {
   while (true) {
-    for (const Unit& unit : ops.units) {
-      env_.pool->Submit([this, unit] { RunUnit(unit); });
-    }
+    if (!ops.units.empty()) Hand(ops.units);
     int started = 0;
     if (ops.write) {
       StartWrite(&out_);
@@ -376,12 +396,26 @@ void Session::Execute(Ops ops) {
   }
 }
 
+void Session::Hand(const std::vector<Unit>& units) {
+  if (env_.piece == nullptr) {
+    for (const Unit& unit : units) {
+      env_.pool->Submit([this, unit] { RunUnit(unit); });
+    }
+    return;
+  }
+  for (const Unit& unit : units) {
+    env_.piece->Run(unit.key, [this, unit](KeyedCache::Outcome outcome) {
+      Deliver(unit, std::move(outcome));
+    });
+  }
+}
+
 void Session::RunUnit(Unit unit) {
   bool ended;
   bool cancelled = false;
   {
     absl::MutexLock lock(&mu_);
-    ended = finish_status_.has_value();
+    ended = phase_ >= Phase::kFinishing;
     auto it = units_.find(unit.id);
     if (it != units_.end()) {
       cancelled = it->second.state == UnitState::kCancelled;
@@ -450,7 +484,7 @@ void Session::Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome) {
     if (cancelled) {
       // Answered with CANCELLED when the Cancel came, and counted then; a
       // value computed for the key's waiters is theirs alone.
-    } else if (!outcome.has_value() || finish_status_.has_value()) {
+    } else if (!outcome.has_value() || phase_ >= Phase::kFinishing) {
       // Skipped, or its session ended first: it will never be written.
       if (outcome.has_value()) MakeAnswer(unit, *std::move(outcome));
       --unanswered_;
@@ -466,7 +500,7 @@ void Session::Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome) {
 bool Session::LetGo(Ops& ops) {
   --holds_;
   // Once gRPC is done with the session, the last holder frees it.
-  if (done_ && holds_ == 0) return true;
+  if (phase_ == Phase::kDone && holds_ == 0) return true;
   Plan(ops);
   return false;
 }

@@ -49,6 +49,14 @@
 // registry's lock) held, because gRPC may run a reaction inline from inside
 // that call.
 //
+// The article's stages (work_service --piece=N, work_service/pieces/): when
+// SessionEnv::piece is set, each unit is handed to it on arrival instead of
+// to the cache and pool, and the piece answers it through Deliver; Cancel then
+// gives up nothing (the ids are known, so it is ignored) and, for a piece that
+// does not drain, Exit is answered with Exited at once, the results not yet
+// written being dropped. The own design (no piece) pays a null check per
+// unit for this, no indirect call.
+//
 // Lifetime: the session is created by WorkServiceImpl::Process and deletes
 // itself once gRPC is done with it (OnDone) and nothing else holds it: no
 // pool task or parked continuation refers to it and no Drain is notifying it.
@@ -69,6 +77,7 @@
 #include "common/thread_pool.h"
 #include "grpcpp/grpcpp.h"
 #include "pieces/v1/work.pb.h"
+#include "work_service/pieces/piece.h"
 #include "work_service/seen_ids.h"
 #include "work_service/session_record.h"
 #include "work_service/unit_times.h"
@@ -113,6 +122,12 @@ struct SessionEnv {
   const WorkFunction* work;
   WorkStats* stats;
   SessionRegistry* registry;
+  // The article's stage that runs the units, or nullptr for the service's
+  // own design (the cache and pool above).
+  Piece* piece;
+  // With a piece that does not drain (stage 2): Exit is answered with Exited
+  // at once, and results not yet written are lost.
+  bool exited_at_once;
   // Units of one session received and not yet answered, at most. When
   // reached, the session stops reading until results drain, so that HTTP/2
   // flow control pushes back on the client.
@@ -146,6 +161,18 @@ class Session final
     uint64_t key;
   };
 
+  // Where the stream stands. It only moves forward.
+  enum class Phase : uint8_t {
+    kReading,    // Takes work.
+    kExiting,    // Exit came (or the client half-closed): takes no more work,
+                 // answers the units it has, then writes Exited. (Not to be
+                 // confused with the Draining notice, when the service stops.)
+    kFinishing,  // The end is decided (finish_status_): once no write or read
+                 // is about to start, Finish.
+    kFinished,   // Finish has started; waits for OnDone.
+    kDone,       // OnDone has run: the last hold frees the session.
+  };
+
   // Where a unit that costs a computation or a wait stands, until answered.
   enum class UnitState : uint8_t {
     kQueued,     // Claimed its key; its pool task has not started.
@@ -176,7 +203,8 @@ class Session final
     // Write out_ (the Exited) and finish with OK in one operation; it has no
     // OnWriteDone.
     bool write_and_finish = false;
-    std::vector<Unit> units;  // Claimed keys, to hand to the pool.
+    // Claimed keys, to hand to the pool (or every unit, to the piece).
+    std::vector<Unit> units;
 
     bool Empty() const {
       return !read && !write && !finish.has_value() && !write_and_finish &&
@@ -196,6 +224,8 @@ class Session final
   // the session if the Cancel breaks the session's rules.
   void AcceptCancel(const v1::Cancel& cancel)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the answers not yet written: they will never be.
+  void DropQueued() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the session with `status` (the first call wins): results not yet
   // written are dropped, units not yet started are skipped.
   void FinishWith(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -209,6 +239,8 @@ class Session final
   // Starts the operations in `ops`, then plans again until nothing is left.
   void Execute(Ops ops) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Hands `units` to the pool (RunUnit) or to the piece.
+  void Hand(const std::vector<Unit>& units) ABSL_LOCKS_EXCLUDED(mu_);
   // Computes a unit's claimed key on a pool thread and hands its outcome to
   // Deliver (or gives the claim up if the session has ended or the unit was
   // cancelled, and nobody waits for the key).
@@ -218,10 +250,10 @@ class Session final
   // Fills `result` (cleared) with `answer`.
   static void FillResult(const Answer& answer, v1::Result* result);
   // Called on the pool once a claimed or parked unit is over, on the unit's
-  // thread or on the thread that computed the key it was parked on, with
-  // its outcome, or none if it was skipped. Queues its answer, unless the
-  // session has ended or the unit was cancelled (then it was answered
-  // already). Lets go of the unit's hold.
+  // thread or on the thread that computed the key it was parked on (or on
+  // the piece's thread), with its outcome, or none if it was skipped. Queues
+  // its answer, unless the session has ended or the unit was cancelled (then it
+  // was answered already). Lets go of the unit's hold.
   void Deliver(Unit unit, std::optional<KeyedCache::Outcome> outcome)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Lets go of one hold: returns true if it was the last reference (the
@@ -238,41 +270,48 @@ class Session final
   // Constant after construction.
   const SessionEnv env_;
 
-  absl::Mutex mu_;
-  // The message being read; touched only by the one read in flight and by
-  // OnReadDone.
+  // Touched only by the one read in flight and by OnReadDone: the message
+  // being read.
   v1::WorkMsg in_;
-  // The message being written; touched only while `writing_` and by
-  // NextMessage, which reuses the Result objects left in it.
+  // Touched only while `writing_` and by NextMessage, which reuses the Result
+  // objects left in it: the message being written.
   v1::ResultMsg out_;
-  SeenIds ids_ ABSL_GUARDED_BY(mu_);
-  // Counts and times the units, and logs the session's end.
-  SessionRecord record_ ABSL_GUARDED_BY(mu_);
-  // At most this many results go in one ResultBatch (about 40 kB).
-  static constexpr size_t kMaxResultsPerBatch = 2048;
 
+  absl::Mutex mu_;
+  // State below is protected by mu_.
+
+  // The stream: where it stands, and the operations in flight.
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kReading;
+  // Set on entering kFinishing.
+  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
+  bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;      // A write is in flight.
+  int starting_ ABSL_GUARDED_BY(mu_) = 0;  // Ops decided but not yet started.
+  bool batched_ ABSL_GUARDED_BY(mu_) = false;  // The client sent a batch.
+  bool exited_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_wanted_ ABSL_GUARDED_BY(mu_) = false;  // The service stops.
+  bool draining_sent_ ABSL_GUARDED_BY(mu_) = false;
+
+  // The units: what came, what waits to be written, counters.
+  SeenIds ids_ ABSL_GUARDED_BY(mu_);
   std::deque<Answer> queue_ ABSL_GUARDED_BY(mu_);  // Answers to write.
   // Units claimed or parked and not yet answered, by id (units answered on
   // arrival are never in it); also cancelled ones until their pool task or
   // continuation is over.
   absl::flat_hash_map<uint64_t, Tracked> units_ ABSL_GUARDED_BY(mu_);
-  bool batched_ ABSL_GUARDED_BY(mu_) = false;      // The client sent a batch.
-  bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
-  bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;      // A write is in flight.
-  int starting_ ABSL_GUARDED_BY(mu_) = 0;  // Ops decided but not yet started.
-  bool exit_received_ ABSL_GUARDED_BY(mu_) = false;
-  bool exited_sent_ ABSL_GUARDED_BY(mu_) = false;
-  bool draining_wanted_ ABSL_GUARDED_BY(mu_) = false;  // The service stops.
-  bool draining_sent_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
-  bool finish_started_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;      // OnDone has run.
-  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;  // Received, not yet answered.
-  // Holders of `this` besides gRPC: pool tasks, parked continuations and a
-  // Drain notifying the session.
-  size_t holds_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;   // Received, not yet answered.
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;  // Results written.
+  // Counts and times the units, and logs the session's end.
+  SessionRecord record_ ABSL_GUARDED_BY(mu_);
+
+  // The session's own lifetime: holders of `this` besides gRPC (pool tasks,
+  // parked continuations, the piece's callbacks and a Drain notifying the
+  // session). The last one frees it once phase_ is kDone.
+  size_t holds_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // At most this many results go in one ResultBatch (about 40 kB).
+  static constexpr size_t kMaxResultsPerBatch = 2048;
 };
 
 }  // namespace pieces

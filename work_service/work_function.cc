@@ -17,7 +17,7 @@ namespace {
 
 constexpr absl::string_view kAccepted =
     "expected one of: echo, sleep:DURATION (e.g. sleep:100ms), cpu:N (N a "
-    "whole number of rounds), fail_odd:DURATION, block:PATH";
+    "whole number of rounds), fail_odd:DURATION, block:PATH, key_ms";
 
 class EchoWork final : public WorkFunction {
  public:
@@ -103,6 +103,15 @@ class BlockWork final : public WorkFunction {
   const std::string path_;
 };
 
+class KeyMsWork final : public WorkFunction {
+ public:
+  absl::StatusOr<uint64_t> Compute(uint64_t key) const override {
+    absl::SleepFor(absl::Milliseconds(key % 10000));
+    return key;
+  }
+  std::string Describe() const override { return "key_ms"; }
+};
+
 absl::StatusOr<absl::Duration> ParseNonNegativeDuration(
     absl::string_view spec, absl::string_view text) {
   absl::Duration duration;
@@ -133,6 +142,7 @@ uint64_t MixRounds(uint64_t key, uint64_t rounds) {
 absl::StatusOr<std::unique_ptr<WorkFunction>> MakeWorkFunction(
     absl::string_view spec) {
   if (spec == "echo") return std::make_unique<EchoWork>();
+  if (spec == "key_ms") return std::make_unique<KeyMsWork>();
 
   const size_t colon = spec.find(':');
   const absl::string_view kind = spec.substr(0, colon);

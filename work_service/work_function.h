@@ -17,6 +17,9 @@
 //                   computing (and not queued). After 30 s without PATH it
 //                   fails with DEADLINE_EXCEEDED, so that a test that forgets
 //                   to release it cannot keep the service from exiting.
+//   key_ms          sleeps (key mod 10000) milliseconds, then value = key: each
+//                   key chooses its own duration, so that one workload can
+//                   mix a slow key with fast ones (tests, scripts/tour.sh).
 //
 // Thread safety: Compute() is const and may run on many threads at once.
 #ifndef PIECES_WORK_SERVICE_WORK_FUNCTION_H_

@@ -12,9 +12,18 @@ WorkServiceImpl::WorkServiceImpl(std::unique_ptr<WorkFunction> work,
     : work_(std::move(work)),
       max_sessions_(options.max_sessions),
       cache_(options.cache_capacity),
-      pool_(options.threads),
-      env_{&pool_,      &cache_,    work_.get(),
-           &stats_,     &sessions_, options.max_in_flight,
+      // pool_ is built just after: the piece only keeps its address here.
+      piece_(MakePiece(options.piece, PieceEnv{work_.get(), &pool_, &cache_})),
+      // Stage 1 has no pool (it runs its own loop): one idle thread then.
+      pool_(options.piece == 1 ? 1 : options.threads),
+      env_{&pool_,
+           &cache_,
+           work_.get(),
+           &stats_,
+           &sessions_,
+           piece_.get(),
+           piece_ != nullptr && !piece_->DrainsBeforeExited(),
+           options.max_in_flight,
            &unit_times_},
       metrics_(std::make_shared<WorkMetrics>(&stats_, &cache_, &pool_,
                                              &unit_times_)) {}
@@ -54,10 +63,13 @@ grpc::ServerUnaryReactor* WorkServiceImpl::GetStats(
     grpc::CallbackServerContext* context,
     const v1::GetStatsRequest* /*request*/, v1::Stats* reply) {
   stats_.CopyTo(reply);
-  reply->set_cache_entries(cache_.size());
+  reply->set_cache_entries(piece_ != nullptr ? piece_->cached_keys()
+                                             : cache_.size());
   reply->set_cache_evictions(cache_.evictions());
   reply->set_cache_capacity(cache_.capacity());
-  reply->set_threads(pool_.num_threads());
+  reply->set_threads(piece_ != nullptr ? piece_->threads()
+                                       : pool_.num_threads());
+  reply->set_piece(piece_ != nullptr ? piece_->number() : 0);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -15,6 +15,7 @@
 #include "common/thread_pool.h"
 #include "pieces/v1/work_service.grpc.pb.h"
 #include "prometheus/collectable.h"
+#include "work_service/pieces/piece.h"
 #include "work_service/session.h"
 #include "work_service/unit_times.h"
 #include "work_service/work_function.h"
@@ -34,6 +35,10 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
     // The most sessions open at once; more are refused with
     // RESOURCE_EXHAUSTED. 0 means no limit.
     size_t max_sessions = 0;
+    // Which of the article's stages runs the units (1 to kLastPiece, see
+    // work_service/pieces/piece.h; stages 1 to 4 have a defect on purpose),
+    // or 0 for the service's own design.
+    int piece = 0;
   };
 
   WorkServiceImpl(std::unique_ptr<WorkFunction> work, const Options& options);
@@ -66,6 +71,10 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
   UnitTimes unit_times_;
   SessionRegistry sessions_;
   KeyedCache cache_;
+  // With Options::piece; nullptr for the own design. Declared before the
+  // pool, whose last tasks may use it (stages 4 and 5), and after the members
+  // that its own thread (stage 1's loop) uses while it runs its last units.
+  const std::unique_ptr<Piece> piece_;
   ThreadPool pool_;
   const SessionEnv env_;
   const std::shared_ptr<prometheus::Collectable> metrics_;

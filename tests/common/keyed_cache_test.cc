@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/keyed_cache_test_peer.h"
 
 namespace pieces {
 namespace {
@@ -136,8 +137,8 @@ TEST(KeyedCacheTest, ConcurrentSameKeyComputesOnce) {
   Callers callers(cache, /*key=*/42, compute, kThreads);
 
   // Every caller but the one computing must be waiting before we release it.
-  EXPECT_TRUE(cache.AwaitWaiting(kThreads - 1, kTimeout));
-  EXPECT_EQ(cache.computing(), 1u);
+  EXPECT_TRUE(KeyedCacheTestPeer(cache).AwaitWaiting(kThreads - 1, kTimeout));
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 1u);
   EXPECT_EQ(cache.size(), 0u);
   EXPECT_EQ(compute.calls(), 1);
   EXPECT_EQ(callers.finished(), 0);
@@ -153,8 +154,8 @@ TEST(KeyedCacheTest, ConcurrentSameKeyComputesOnce) {
     EXPECT_EQ(*o.value, 42u * 3 + 1);
   }
   EXPECT_EQ(cache.size(), 1u);
-  EXPECT_EQ(cache.computing(), 0u);
-  EXPECT_EQ(cache.waiting(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).waiting(), 0u);
 }
 
 TEST(KeyedCacheTest, UnrelatedKeysComputeInParallel) {
@@ -196,7 +197,7 @@ TEST(KeyedCacheTest, FailureReleasesWaitersWithTheSameErrorAndIsNotCached) {
   });
   Callers callers(cache, /*key=*/5, compute, kThreads);
 
-  EXPECT_TRUE(cache.AwaitWaiting(kThreads - 1, kTimeout));
+  EXPECT_TRUE(KeyedCacheTestPeer(cache).AwaitWaiting(kThreads - 1, kTimeout));
   compute.Release();
   const std::vector<KeyedCache::Outcome>& outcomes = callers.Join();
 
@@ -208,8 +209,8 @@ TEST(KeyedCacheTest, FailureReleasesWaitersWithTheSameErrorAndIsNotCached) {
     EXPECT_EQ(o.value.status().message(), "boom");
   }
   EXPECT_EQ(cache.size(), 0u);
-  EXPECT_EQ(cache.computing(), 0u);
-  EXPECT_EQ(cache.waiting(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).waiting(), 0u);
 
   // The failure was not cached: the next caller computes again.
   int calls = 0;
@@ -235,7 +236,7 @@ TEST(KeyedCacheTest,
   });
   Callers callers(cache, /*key=*/9, compute, kThreads);
 
-  EXPECT_TRUE(cache.AwaitWaiting(kThreads - 1, kTimeout));
+  EXPECT_TRUE(KeyedCacheTestPeer(cache).AwaitWaiting(kThreads - 1, kTimeout));
   compute.Release();
   const std::vector<KeyedCache::Outcome>& outcomes = callers.Join();
 
@@ -245,8 +246,8 @@ TEST(KeyedCacheTest,
     EXPECT_EQ(o.value.status().code(), absl::StatusCode::kInternal);
     EXPECT_THAT(std::string(o.value.status().message()), HasSubstr("kaboom"));
   }
-  EXPECT_EQ(cache.computing(), 0u);
-  EXPECT_EQ(cache.waiting(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).waiting(), 0u);
   EXPECT_EQ(cache.size(), 0u);
 
   // The key is absent again, not stuck in progress: the next call computes.
@@ -265,7 +266,7 @@ TEST(KeyedCacheTest, NonStandardExceptionBecomesInternalError) {
       });
   EXPECT_TRUE(o.computed);
   EXPECT_EQ(o.value.status().code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(cache.computing(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 0u);
   EXPECT_EQ(cache.size(), 0u);
 }
 
@@ -279,23 +280,25 @@ TEST(KeyedCacheTest, SpuriousWakeUpsAreHarmless) {
   Callers callers(cache, /*key=*/11, compute, kThreads);
 
   ASSERT_TRUE(compute.AwaitStarted());
-  ASSERT_TRUE(cache.AwaitWaiting(kWaiters, kTimeout));
+  ASSERT_TRUE(KeyedCacheTestPeer(cache).AwaitWaiting(kWaiters, kTimeout));
   for (int round = 1; round <= kRounds; ++round) {
-    cache.WakeWaitersSpuriously();
+    KeyedCacheTestPeer(cache).WakeWaitersSpuriously();
     // Every waiter wakes. It counts the wake-up, then goes back to waiting
     // or returns, under one hold of the lock: once all of this round's
     // wake-ups are counted, the waiting count shows what every woken waiter
     // did, whatever the threads' timing.
-    if (!cache.AwaitWakeUps(uint64_t{kWaiters} * round, kTimeout)) {
+    if (!KeyedCacheTestPeer(cache).AwaitWakeUps(uint64_t{kWaiters} * round,
+                                                kTimeout)) {
       ADD_FAILURE() << "the waiters did not all wake in round " << round;
       break;
     }
-    if (cache.waiting() != static_cast<size_t>(kWaiters)) {
-      ADD_FAILURE() << "only " << cache.waiting() << " of " << kWaiters
+    if (KeyedCacheTestPeer(cache).waiting() != static_cast<size_t>(kWaiters)) {
+      ADD_FAILURE() << "only " << KeyedCacheTestPeer(cache).waiting() << " of "
+                    << kWaiters
                     << " woken waiters went back to waiting in round " << round;
       break;  // Later rounds could not wake the waiters that returned.
     }
-    EXPECT_EQ(cache.computing(), 1u);
+    EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 1u);
     EXPECT_EQ(compute.calls(), 1);
     EXPECT_EQ(callers.finished(), 0);
   }
@@ -314,11 +317,12 @@ TEST(KeyedCacheTest, SpuriousWakeUpsAreHarmless) {
 TEST(KeyedCacheTest, SizeComputingAndWaitingReportTheKeyStates) {
   KeyedCache cache;
   EXPECT_EQ(cache.size(), 0u);
-  EXPECT_EQ(cache.computing(), 0u);
-  EXPECT_EQ(cache.waiting(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).waiting(), 0u);
   // Nobody is waiting, so this can only time out.
-  EXPECT_FALSE(cache.AwaitWaiting(1, absl::Milliseconds(10)));
-  EXPECT_TRUE(cache.AwaitWaiting(0, absl::ZeroDuration()));
+  EXPECT_FALSE(
+      KeyedCacheTestPeer(cache).AwaitWaiting(1, absl::Milliseconds(10)));
+  EXPECT_TRUE(KeyedCacheTestPeer(cache).AwaitWaiting(0, absl::ZeroDuration()));
 
   auto identity = [](uint64_t key) -> absl::StatusOr<uint64_t> { return key; };
   cache.GetOrCompute(1, identity);
@@ -334,9 +338,10 @@ TEST(KeyedCacheTest, SizeComputingAndWaitingReportTheKeyStates) {
   BlockingCompute compute(identity);
   Callers callers(cache, /*key=*/4, compute, kThreads);
   EXPECT_TRUE(compute.AwaitStarted());
-  EXPECT_TRUE(cache.AwaitWaiting(kThreads - 1, kTimeout));
-  EXPECT_EQ(cache.waiting(), static_cast<size_t>(kThreads - 1));
-  EXPECT_EQ(cache.computing(), 1u);
+  EXPECT_TRUE(KeyedCacheTestPeer(cache).AwaitWaiting(kThreads - 1, kTimeout));
+  EXPECT_EQ(KeyedCacheTestPeer(cache).waiting(),
+            static_cast<size_t>(kThreads - 1));
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 1u);
   EXPECT_EQ(cache.size(), 2u);
   // Cached keys are still served while another key is in progress.
   KeyedCache::Outcome cached = cache.GetOrCompute(1, identity);
@@ -345,8 +350,8 @@ TEST(KeyedCacheTest, SizeComputingAndWaitingReportTheKeyStates) {
 
   compute.Release();
   callers.Join();
-  EXPECT_EQ(cache.waiting(), 0u);
-  EXPECT_EQ(cache.computing(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).waiting(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 0u);
   EXPECT_EQ(cache.size(), 3u);
 }
 
@@ -391,8 +396,8 @@ TEST(KeyedCacheTest, RandomizedStressComputesEachKeyOnce) {
   EXPECT_EQ(keys_seen, kKeys);
   EXPECT_EQ(computed.load(), static_cast<int>(kKeys));
   EXPECT_EQ(cache.size(), kKeys);
-  EXPECT_EQ(cache.computing(), 0u);
-  EXPECT_EQ(cache.waiting(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).waiting(), 0u);
 }
 
 }  // namespace
@@ -436,10 +441,10 @@ TEST(KeyedCacheBoundedTest, KeyInProgressIsNeverEvicted) {
       [](uint64_t key) { return absl::StatusOr<uint64_t>(key); });
   Callers callers(cache, /*key=*/100, slow, /*n=*/3);
   ASSERT_TRUE(slow.AwaitStarted());
-  ASSERT_TRUE(cache.AwaitWaiting(2, kTimeout));
+  ASSERT_TRUE(KeyedCacheTestPeer(cache).AwaitWaiting(2, kTimeout));
   // Fill and churn the one ready slot while 100 is in progress.
   for (uint64_t key = 0; key < 10; ++key) cache.GetOrCompute(key, Double);
-  EXPECT_EQ(cache.computing(), 1u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 1u);
   slow.Release();
   for (const KeyedCache::Outcome& outcome : callers.Join()) {
     ASSERT_TRUE(outcome.value.ok());
@@ -447,7 +452,7 @@ TEST(KeyedCacheBoundedTest, KeyInProgressIsNeverEvicted) {
   }
   EXPECT_EQ(slow.calls(), 1);
   EXPECT_EQ(cache.size(), 1u);
-  EXPECT_EQ(cache.computing(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 0u);
 }
 
 TEST(KeyedCacheBoundedTest, ChurnKeepsSizeAtCapacityAndValuesRight) {
@@ -505,7 +510,7 @@ TEST(KeyedCacheParkTest,
         });
     ASSERT_FALSE(now.has_value());
   }
-  EXPECT_EQ(cache.waiting(), 100u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).waiting(), 100u);
   slow.Release();
   computer.join();
 
@@ -521,7 +526,7 @@ TEST(KeyedCacheParkTest,
     EXPECT_FALSE(outcome.computed);
   }
   EXPECT_NE(computer_thread, std::this_thread::get_id());
-  EXPECT_EQ(cache.waiting(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).waiting(), 0u);
 }
 
 TEST(KeyedCacheParkTest, ParkedWaitersGetTheFailureAndTheKeyIsNotCached) {
@@ -547,7 +552,7 @@ TEST(KeyedCacheParkTest, ParkedWaitersGetTheFailureAndTheKeyIsNotCached) {
   computer.join();
   EXPECT_EQ(parked_status.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(cache.size(), 0u);
-  EXPECT_EQ(cache.computing(), 0u);
+  EXPECT_EQ(KeyedCacheTestPeer(cache).computing(), 0u);
 }
 
 TEST(KeyedCacheParkTest, ReadyKeyAnswersAtOnce) {

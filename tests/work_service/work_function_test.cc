@@ -53,6 +53,18 @@ TEST(WorkFunctionTest, SleepZeroReturnsTheKey) {
   }
 }
 
+TEST(WorkFunctionTest, KeyMsSleepsTheKeysLastFourDigitsInMilliseconds) {
+  std::unique_ptr<WorkFunction> work = MustMake("key_ms");
+  ASSERT_NE(work, nullptr);
+  EXPECT_EQ(work->Describe(), "key_ms");
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<uint64_t> value = work->Compute(70020);  // 20 ms.
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, 70020u);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(20));
+}
+
 TEST(WorkFunctionTest, SleepReturnsTheKeyAfterAtLeastTheDuration) {
   std::unique_ptr<WorkFunction> work = MustMake("sleep:20ms");
   ASSERT_NE(work, nullptr);
@@ -178,7 +190,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "cpu:", "cpu:-5", "cpu:abc", "cpu:1.5", "cpu:0x10",
                       "cpu:18446744073709551616", "echo:1", "echo:", "ECHO",
                       "fail_odd", "fail_odd:", "fail_odd:-1s", "fail_odd:inf",
-                      "block", "block:", ":"));
+                      "block", "block:", ":", "key_ms:1"));
 
 }  // namespace
 }  // namespace pieces
