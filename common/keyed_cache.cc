@@ -58,10 +58,6 @@ KeyedCache::Outcome KeyedCache::GetOrCompute(uint64_t key, ComputeFn compute) {
   return ComputeAndPublish(key, compute, std::move(state));
 }
 
-KeyedCache::Lookup KeyedCache::LookupOrClaim(uint64_t key, Continuation then) {
-  return LookupOrClaim(key, [&then] { return std::move(then); });
-}
-
 KeyedCache::Lookup KeyedCache::LookupOrClaim(
     uint64_t key, absl::FunctionRef<Continuation()> make_then) {
   absl::MutexLock lock(&mu_);
@@ -97,20 +93,6 @@ bool KeyedCache::AbandonClaim(uint64_t key) {
   if (!it->second->parked.empty() || it->second->blocked > 0) return false;
   in_progress_.erase(it);
   return true;
-}
-
-std::optional<KeyedCache::Outcome> KeyedCache::GetOrComputeOrPark(
-    uint64_t key, ComputeFn compute, Continuation then) {
-  const Lookup lookup = LookupOrClaim(key, std::move(then));
-  switch (lookup.found) {
-    case Found::kReady:
-      return Outcome{lookup.value, /*computed=*/false, /*waited=*/false};
-    case Found::kParked:
-      return std::nullopt;
-    case Found::kClaimed:
-      break;
-  }
-  return CompleteClaim(key, compute);
 }
 
 KeyedCache::Outcome KeyedCache::ComputeAndPublish(

@@ -27,7 +27,7 @@
 // progress; the computing caller runs the continuations, on its own thread,
 // once the outcome is known. An event loop can thus decide every unit the
 // moment it arrives, in arrival order, and a hot key ties up one worker, not
-// one per waiter. GetOrComputeOrPark() is the same in one call.
+// one per waiter.
 //
 // Thread safety: all methods may be called concurrently from any thread.
 // GetOrCompute() blocks while another caller computes the same key, so call it
@@ -95,16 +95,12 @@ class KeyedCache {
     uint64_t value = 0;  // Set for kReady.
   };
 
-  // Never blocks and never computes. For kParked, keeps `then`: it runs on
-  // the thread that completes the key, with no lock held, with waited = true.
-  // Otherwise drops `then`.
-  Lookup LookupOrClaim(uint64_t key, Continuation then)
-      ABSL_LOCKS_EXCLUDED(mu_);
-
-  // The same, but the continuation is made by `make_then` (under the lock)
-  // only if the caller parks. A hit or a claim then allocates nothing: an
-  // AnyInvocable whose captures exceed its 16 bytes of inline storage lives
-  // on the heap, and most lookups are hits.
+  // Never blocks and never computes. For kParked, keeps the continuation
+  // that `make_then` makes (under the lock, only if the caller parks): it
+  // runs on the thread that completes the key, with no lock held, with
+  // waited = true. A hit or a claim thus allocates nothing: an AnyInvocable
+  // whose captures exceed its 16 bytes of inline storage lives on the heap,
+  // and most lookups are hits.
   Lookup LookupOrClaim(uint64_t key,
                        absl::FunctionRef<Continuation()> make_then)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -119,12 +115,6 @@ class KeyedCache {
   // is returned. If someone waits, returns false: the caller must complete
   // the claim.
   bool AbandonClaim(uint64_t key) ABSL_LOCKS_EXCLUDED(mu_);
-
-  // LookupOrClaim(), then CompleteClaim() on this thread if claimed: nullopt
-  // when parked.
-  std::optional<Outcome> GetOrComputeOrPark(uint64_t key, ComputeFn compute,
-                                            Continuation then)
-      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Keys whose value is cached.
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -488,7 +488,7 @@ TEST(KeyedCacheParkTest,
       [](uint64_t key) { return absl::StatusOr<uint64_t>(key + 1); });
   std::optional<KeyedCache::Outcome> computer_outcome;
   std::thread computer([&] {
-    computer_outcome = cache.GetOrComputeOrPark(
+    computer_outcome = KeyedCacheTestPeer(cache).GetOrComputeOrPark(
         5, [&slow](uint64_t k) { return slow(k); },
         [](KeyedCache::Outcome) {
           ADD_FAILURE() << "the computer never parks";
@@ -501,13 +501,14 @@ TEST(KeyedCacheParkTest,
   absl::Mutex mu;
   std::thread::id computer_thread;
   for (int i = 0; i < 100; ++i) {
-    std::optional<KeyedCache::Outcome> now = cache.GetOrComputeOrPark(
-        5, [](uint64_t) { return absl::StatusOr<uint64_t>(0); },
-        [&](KeyedCache::Outcome outcome) {
-          absl::MutexLock lock(&mu);
-          parked_outcomes.push_back(std::move(outcome));
-          computer_thread = std::this_thread::get_id();
-        });
+    std::optional<KeyedCache::Outcome> now =
+        KeyedCacheTestPeer(cache).GetOrComputeOrPark(
+            5, [](uint64_t) { return absl::StatusOr<uint64_t>(0); },
+            [&](KeyedCache::Outcome outcome) {
+              absl::MutexLock lock(&mu);
+              parked_outcomes.push_back(std::move(outcome));
+              computer_thread = std::this_thread::get_id();
+            });
     ASSERT_FALSE(now.has_value());
   }
   EXPECT_EQ(KeyedCacheTestPeer(cache).waiting(), 100u);
@@ -535,13 +536,13 @@ TEST(KeyedCacheParkTest, ParkedWaitersGetTheFailureAndTheKeyIsNotCached) {
     return absl::StatusOr<uint64_t>(absl::UnavailableError("down"));
   });
   std::thread computer([&] {
-    cache.GetOrComputeOrPark(
+    KeyedCacheTestPeer(cache).GetOrComputeOrPark(
         9, [&failing](uint64_t k) { return failing(k); },
         [](KeyedCache::Outcome) {});
   });
   ASSERT_TRUE(failing.AwaitStarted());
   absl::Status parked_status;
-  ASSERT_FALSE(cache
+  ASSERT_FALSE(KeyedCacheTestPeer(cache)
                    .GetOrComputeOrPark(
                        9, [](uint64_t) { return absl::StatusOr<uint64_t>(0); },
                        [&](KeyedCache::Outcome outcome) {
@@ -558,9 +559,12 @@ TEST(KeyedCacheParkTest, ParkedWaitersGetTheFailureAndTheKeyIsNotCached) {
 TEST(KeyedCacheParkTest, ReadyKeyAnswersAtOnce) {
   KeyedCache cache;
   cache.GetOrCompute(3, [](uint64_t k) { return absl::StatusOr<uint64_t>(k); });
-  std::optional<KeyedCache::Outcome> outcome = cache.GetOrComputeOrPark(
-      3, [](uint64_t) { return absl::StatusOr<uint64_t>(0); },
-      [](KeyedCache::Outcome) { ADD_FAILURE() << "a ready key never parks"; });
+  std::optional<KeyedCache::Outcome> outcome =
+      KeyedCacheTestPeer(cache).GetOrComputeOrPark(
+          3, [](uint64_t) { return absl::StatusOr<uint64_t>(0); },
+          [](KeyedCache::Outcome) {
+            ADD_FAILURE() << "a ready key never parks";
+          });
   ASSERT_TRUE(outcome.has_value());
   EXPECT_FALSE(outcome->computed);
   EXPECT_FALSE(outcome->waited);

@@ -1,5 +1,6 @@
-// Test hooks into a KeyedCache: what is computing and waiting now, waiting for
-// waiters, and waking them spuriously. Not part of the cache's API, which is
+// Test hooks into a KeyedCache: a lookup that computes or parks in one call,
+// what is computing and waiting now, waiting for waiters, and waking them
+// spuriously. Not part of the cache's API, which is
 // what its callers use.
 //
 // KeyedCacheTestPeer peer(cache);
@@ -12,6 +13,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <utility>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -23,6 +26,26 @@ namespace pieces {
 class KeyedCacheTestPeer {
  public:
   explicit KeyedCacheTestPeer(KeyedCache& cache) : cache_(cache) {}
+
+  // LookupOrClaim(), then CompleteClaim() on this thread if claimed: nullopt
+  // when parked (`then` runs later). What an event loop's worker does, in one
+  // call.
+  std::optional<KeyedCache::Outcome> GetOrComputeOrPark(
+      uint64_t key, KeyedCache::ComputeFn compute,
+      KeyedCache::Continuation then) {
+    const KeyedCache::Lookup lookup =
+        cache_.LookupOrClaim(key, [&then] { return std::move(then); });
+    switch (lookup.found) {
+      case KeyedCache::Found::kReady:
+        return KeyedCache::Outcome{lookup.value, /*computed=*/false,
+                                   /*waited=*/false};
+      case KeyedCache::Found::kParked:
+        return std::nullopt;
+      case KeyedCache::Found::kClaimed:
+        break;
+    }
+    return cache_.CompleteClaim(key, compute);
+  }
 
   size_t computing() const { return cache_.computing(); }
   size_t waiting() const { return cache_.waiting(); }
