@@ -16,6 +16,10 @@ inline grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+// The name of canonical status code `code` as gRPC and absl spell it
+// ("UNAVAILABLE" for 14), or nullptr for a number that names none.
+const char* StatusCodeName(int code);
+
 }  // namespace pieces
 
 #endif  // PIECES_COMMON_GRPC_STATUS_H_

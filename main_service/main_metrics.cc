@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/grpc_status.h"
 #include "common/metrics/metric_families.h"
 
 namespace pieces {
@@ -22,27 +23,8 @@ MainMetrics::MainMetrics(WorkReplicas* replicas, const Call::Counters* counters)
 }
 
 const char* MainMetrics::CodeName(grpc::StatusCode code) {
-  static const char* const kNames[kCodes] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED",
-  };
-  const int i = static_cast<int>(code);
-  return i >= 0 && i < kCodes ? kNames[i] : "UNKNOWN";
+  const char* name = StatusCodeName(static_cast<int>(code));
+  return name != nullptr ? name : "UNKNOWN";
 }
 
 void MainMetrics::CallEnded(Method method, grpc::StatusCode code,

@@ -34,6 +34,29 @@ EventLog& Log() {
   return *log;
 }
 
+void AppendJsonValue(std::string& out, const LogField& field) {
+  std::visit(
+      [&out](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          AppendJsonString(out, v);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          out += v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, double>) {
+          if (std::isfinite(v)) {
+            absl::StrAppendFormat(&out, "%.6g", v);
+          } else {
+            out += "null";
+          }
+        } else {
+          absl::StrAppend(&out, v);
+        }
+      },
+      field.value);
+}
+
+}  // namespace
+
 void AppendJsonString(std::string& out, absl::string_view s) {
   out.push_back('"');
   for (const char c : s) {
@@ -63,29 +86,6 @@ void AppendJsonString(std::string& out, absl::string_view s) {
   }
   out.push_back('"');
 }
-
-void AppendJsonValue(std::string& out, const LogField& field) {
-  std::visit(
-      [&out](const auto& v) {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::string>) {
-          AppendJsonString(out, v);
-        } else if constexpr (std::is_same_v<T, bool>) {
-          out += v ? "true" : "false";
-        } else if constexpr (std::is_same_v<T, double>) {
-          if (std::isfinite(v)) {
-            absl::StrAppendFormat(&out, "%.6g", v);
-          } else {
-            out += "null";
-          }
-        } else {
-          absl::StrAppend(&out, v);
-        }
-      },
-      field.value);
-}
-
-}  // namespace
 
 absl::Status InitEventLog(absl::string_view program, absl::string_view format) {
   EventLog& log = Log();

@@ -58,6 +58,10 @@ struct LogField {
 
 enum class LogLevel { kInfo, kWarning };
 
+// Appends `s` to `out` as a JSON string: quoted, with ", \ and control
+// characters escaped (bytes above 0x7f are copied as they are).
+void AppendJsonString(std::string& out, absl::string_view s);
+
 // Logs `event`: `text` as the text line, or in JSON with `fields`.
 void LogEvent(absl::string_view event, absl::string_view text,
               std::initializer_list<LogField> fields = {},
