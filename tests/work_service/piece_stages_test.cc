@@ -23,30 +23,17 @@ namespace pieces {
 namespace {
 
 using ::pieces::testing::AwaitStats;
-using ::pieces::testing::ExitMessage;
 using ::pieces::testing::GetStats;
 using ::pieces::testing::NewWorkStub;
-using ::pieces::testing::RunSession;
+using ::pieces::testing::RunKeys;
 using ::pieces::testing::SessionOutcome;
 using ::pieces::testing::StartTestProcess;
 using ::pieces::testing::StartWorkServiceOrFail;
-using ::pieces::testing::WorkMessage;
 using ::pieces::testing::WorkServiceBinary;
 using ::testing::HasSubstr;
 
 // The key of trial `trial` that takes `ms` milliseconds (under 10000).
 uint64_t Key(uint64_t trial, uint64_t ms) { return trial * 10000 + ms; }
-
-// A session of Work{id = i, key = keys[i]}, then an Exit message.
-SessionOutcome RunThenExit(v1::WorkService::Stub& stub,
-                           const std::vector<uint64_t>& keys) {
-  std::vector<v1::WorkMsg> messages;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    messages.push_back(WorkMessage(i, keys[i]));
-  }
-  messages.push_back(ExitMessage());
-  return RunSession(stub, messages);
-}
 
 // How many results came before the first Exited (and whether one came).
 struct Ending {
@@ -102,7 +89,7 @@ TEST(PieceStagesTest, Piece1AnswersInRequestOrderAndComputesEveryUnit) {
   for (uint64_t trial = 1; trial <= 3; ++trial) {
     const std::vector<uint64_t> keys = {Key(trial, 40), Key(trial, 20),
                                         Key(trial, 5), Key(trial, 40)};
-    SessionOutcome outcome = RunThenExit(*stub, keys);
+    SessionOutcome outcome = RunKeys(*stub, keys);
     ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
     ASSERT_EQ(outcome.messages.size(), keys.size() + 1);
     for (size_t i = 0; i < keys.size(); ++i) {
@@ -140,7 +127,7 @@ TEST(PieceStagesTest, Piece2AnswersExitAtOnceAndLosesResults) {
   for (uint64_t trial = 1; trial <= kTrials; ++trial) {
     std::vector<uint64_t> keys;
     for (size_t i = 0; i < kUnits; ++i) keys.push_back(Key(trial * 10 + i, 30));
-    SessionOutcome outcome = RunThenExit(*stub, keys);
+    SessionOutcome outcome = RunKeys(*stub, keys);
     ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
     const Ending ending = EndingOf(outcome);
     ASSERT_TRUE(ending.exited);
@@ -169,7 +156,7 @@ TEST(PieceStagesTest, Piece3AnswersEveryUnitBeforeExitedAndRecomputesRepeats) {
   for (uint64_t trial = 1; trial <= 10; ++trial) {
     const std::vector<uint64_t> keys = {Key(trial, 30), Key(trial, 10),
                                         Key(trial, 30), Key(trial, 20)};
-    SessionOutcome outcome = RunThenExit(*stub, keys);
+    SessionOutcome outcome = RunKeys(*stub, keys);
     ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
     const Ending ending = EndingOf(outcome);
     EXPECT_TRUE(ending.exited_last) << "trial " << trial;
@@ -191,7 +178,7 @@ int ComputationsOfOneKey(v1::WorkService::Stub& stub, uint64_t trial,
   // Keys of their own, apart from every K.
   const uint64_t spacer = Key(
       1000000 + trial, std::uniform_int_distribution<uint64_t>(0, 80)(random));
-  SessionOutcome outcome = RunThenExit(stub, {key, spacer, key});
+  SessionOutcome outcome = RunKeys(stub, {key, spacer, key});
   EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
   int computed = 0;
   int answered = 0;
