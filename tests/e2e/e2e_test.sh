@@ -238,6 +238,27 @@ expected_units=$(jq -cS '{new: (.computed // "0"), cached: (.from_cache // "0"),
   failed: (.failed // "0"), cancelled: (.cancelled // "0")}' <<<"$work_stats")
 await_prom "Prometheus: pieces_work_units_total by outcome is work_service's GetStats" \
   'sum by (outcome) (pieces_work_units_total)' "$(by_labels .metric.outcome)" "$expected_units"
+# readme_queries: the README's "Three useful queries", one per line (comments
+# dropped, a query's lines joined).
+readme_queries() {
+  awk '/^Three useful queries:/ { f = 1; next }
+       f && /^```/ { if (++n == 2) exit; next }
+       f && n == 1' README.md |
+    awk 'BEGIN { RS = "" } { q = ""; m = split($0, lines, "\n");
+         for (i = 1; i <= m; i++) if (lines[i] !~ /^#/) q = q " " lines[i];
+         sub(/^ +/, "", q); gsub(/ +/, " ", q); print q }'
+}
+# The README's three useful queries: Prometheus takes each (PromQL it cannot
+# parse answers "status":"error") and answers a vector.
+n_queries=0
+while IFS= read -r query; do
+  n_queries=$((n_queries + 1))
+  prom_query "$query"
+  answer=""
+  ((rc == 0)) && answer=$(jq -r '.status + "/" + .data.resultType' <<<"$out" 2>/dev/null)
+  expect "Prometheus answers the README's query $n_queries: $query" "$answer" success/vector "$out"
+done < <(readme_queries)
+expect "the README gives three Prometheus queries" "$n_queries" 3
 # The 11 keys of main's Runs, the 2 of the Process session and the 1 unit of the
 # session refused for its repeated id.
 expect "work_service received the units of the calls made" "$(jq -r '.work_received' <<<"$work_stats")" 14 "$work_stats"
