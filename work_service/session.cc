@@ -310,6 +310,10 @@ void Session::Plan(Ops& ops) {
       return;
     }
     ops.write = true;
+    // More answers wait behind this one: gRPC may hold its bytes back and
+    // send them with the next write's. The last queued answer is written
+    // without the hint, which sends everything held.
+    ops.write_hint = !queue_.empty();
     ++starting_;
   }
   // Keep reading after Exit too, so that a late Work is noticed; stop while
@@ -375,7 +379,9 @@ void Session::Execute(Ops ops) {
     if (!ops.units.empty()) Hand(ops.units);
     int started = 0;
     if (ops.write) {
-      StartWrite(&out_);
+      grpc::WriteOptions options;
+      if (ops.write_hint) options.set_buffer_hint();
+      StartWrite(&out_, options);
       ++started;
     }
     if (ops.read) {

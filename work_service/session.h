@@ -11,6 +11,13 @@
 // time. After Exit (or the client half-closing) and once every unit's Result
 // has been written, the session writes one Exited and finishes with OK.
 //
+// Write coalescing: a write is started with gRPC's buffer hint while more
+// answers wait behind it, so that gRPC may send several messages in one
+// system call instead of one each; the last answer queued is written without
+// the hint, which sends whatever was held back. So nothing waits for a later
+// write that may never come, and a client that sends one Work at a time and
+// waits for each Result is answered as before.
+//
 // Cancel: a session may be long-lived and carry the units of many client
 // calls, so the client can give up units (WorkMsg.cancel). Each listed id is
 // handled on its own, in order:
@@ -199,6 +206,8 @@ class Session final
   struct Ops {
     bool read = false;
     bool write = false;
+    // Write with gRPC's buffer hint: more answers are queued behind it.
+    bool write_hint = false;
     std::optional<grpc::Status> finish;
     // Write out_ (the Exited) and finish with OK in one operation; it has no
     // OnWriteDone.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -137,6 +138,46 @@ TEST(WorkServiceTest, ExitWithNoWorkGetsExitedAtOnce) {
   auto stub = NewWorkStub(service.address);
   SessionOutcome outcome = RunSession(*stub, {ExitMessage()});
   ASSERT_TRUE(IsCompleteSession(outcome, {}));
+}
+
+// Write coalescing (session.h): a write that more answers wait behind may be
+// held back by gRPC; the last one queued never is. A burst of cache hits
+// queues answers (so held-back writes happen), then a client that waits for
+// each Result before it sends the next Work must get it: a Result held back
+// would leave the client waiting until the call's deadline.
+TEST(WorkServiceTest, AClientThatWaitsForEachResultGetsItAfterABurst) {
+  ServiceProcess service = StartWorkServiceOrFail({"--work=echo"});
+  ASSERT_NE(service.process, nullptr);
+  auto stub = NewWorkStub(service.address);
+  constexpr uint64_t kBurst = 1000;
+  constexpr uint64_t kOneByOne = 200;
+  testing::SessionStream session(*stub, absl::Seconds(30));
+  for (uint64_t id = 0; id < kBurst; ++id) {
+    ASSERT_TRUE(session.Write(WorkMessage(id, id % 50)));
+  }
+  absl::flat_hash_set<uint64_t> answered;
+  for (uint64_t i = 0; i < kBurst; ++i) {
+    std::optional<v1::ResultMsg> message = session.Read();
+    ASSERT_TRUE(message.has_value()) << "after " << i << " results";
+    ASSERT_TRUE(message->has_result()) << message->ShortDebugString();
+    EXPECT_TRUE(answered.insert(message->result().id()).second);
+  }
+  for (uint64_t i = 0; i < kOneByOne; ++i) {
+    const uint64_t id = kBurst + i;
+    ASSERT_TRUE(session.Write(WorkMessage(id, i % 50)));
+    std::optional<v1::ResultMsg> message = session.Read();
+    ASSERT_TRUE(message.has_value())
+        << "no Result for Work id=" << id << " before the deadline";
+    ASSERT_TRUE(message->has_result()) << message->ShortDebugString();
+    EXPECT_EQ(message->result().id(), id);
+    EXPECT_EQ(message->result().value(), i % 50);
+  }
+  ASSERT_TRUE(session.Write(ExitMessage()));
+  SessionOutcome rest = session.Finish();
+  ASSERT_TRUE(rest.status.ok()) << rest.status.error_message();
+  ASSERT_EQ(rest.messages.size(), 1u);
+  ASSERT_TRUE(rest.messages[0].has_exited());
+  EXPECT_EQ(rest.messages[0].exited().completed(), kBurst + kOneByOne);
 }
 
 TEST(WorkServiceTest, ConcurrentSessionsComputeEachKeyOnce) {
