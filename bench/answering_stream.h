@@ -12,6 +12,10 @@
 //       once the client has half-closed and every answer is written: true to
 //       write `reply` together with the OK status (StartWriteAndFinish, as
 //       work_service writes its Exited), false to finish with OK alone.
+// With `hint_when_queued`, a reply is written with gRPC's buffer hint while
+// more replies are queued behind it (the last one queued never is), so that
+// gRPC may send several in one system call, as work_service does.
+//
 // A failed write (the client is gone) drops what is queued and finishes with
 // CANCELLED.
 //
@@ -35,7 +39,8 @@ namespace pieces::bench {
 template <typename Request, typename Reply, typename Answerer>
 class AnsweringStream final : public grpc::ServerBidiReactor<Request, Reply> {
  public:
-  AnsweringStream() {
+  explicit AnsweringStream(bool hint_when_queued = false)
+      : hint_when_queued_(hint_when_queued) {
     {
       absl::MutexLock lock(&mu_);
       reading_ = true;
@@ -80,6 +85,7 @@ class AnsweringStream final : public grpc::ServerBidiReactor<Request, Reply> {
   struct Ops {
     bool read = false;
     bool write = false;
+    bool write_hint = false;
     bool write_last_and_finish = false;
     bool finish_ok = false;
     bool finish_cancelled = false;
@@ -99,6 +105,7 @@ class AnsweringStream final : public grpc::ServerBidiReactor<Request, Reply> {
       queue_.pop_front();
       writing_ = true;
       ops.write = true;
+      ops.write_hint = hint_when_queued_ && !queue_.empty();
     } else if (!writing_ && !reading_ && read_closed_) {
       // Everything is written and nothing more will come.
       finished_ = true;
@@ -117,7 +124,11 @@ class AnsweringStream final : public grpc::ServerBidiReactor<Request, Reply> {
   }
 
   void Execute(const Ops& ops) ABSL_LOCKS_EXCLUDED(mu_) {
-    if (ops.write) this->StartWrite(&out_);
+    if (ops.write) {
+      grpc::WriteOptions options;
+      if (ops.write_hint) options.set_buffer_hint();
+      this->StartWrite(&out_, options);
+    }
     if (ops.read) this->StartRead(&in_);
     // The finishing operations are planned alone; after them `this` may be
     // gone.
@@ -130,6 +141,7 @@ class AnsweringStream final : public grpc::ServerBidiReactor<Request, Reply> {
     }
   }
 
+  const bool hint_when_queued_;
   absl::Mutex mu_;
   Request in_;  // Touched only by the read in flight and OnReadDone.
   Reply out_;   // Touched only while writing_, or by the finishing write.

@@ -42,6 +42,11 @@ grpc::ServerBidiReactor<EchoRequest, EchoReply>* EchoServiceImpl::Stream(
   return new EchoStream<EchoRequest, EchoReply>();  // Deletes itself.
 }
 
+grpc::ServerBidiReactor<EchoRequest, EchoReply>* EchoServiceImpl::StreamHinted(
+    grpc::CallbackServerContext* /*context*/) {
+  return new EchoStream<EchoRequest, EchoReply>(/*hint_when_queued=*/true);
+}
+
 grpc::ServerBidiReactor<EchoRequestBatch, EchoReplyBatch>*
 EchoServiceImpl::StreamBatch(grpc::CallbackServerContext* /*context*/) {
   return new EchoStream<EchoRequestBatch, EchoReplyBatch>();

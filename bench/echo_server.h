@@ -22,6 +22,8 @@ class EchoServiceImpl final : public Echo::CallbackService {
  public:
   grpc::ServerBidiReactor<EchoRequest, EchoReply>* Stream(
       grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<EchoRequest, EchoReply>* StreamHinted(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerBidiReactor<EchoRequestBatch, EchoReplyBatch>* StreamBatch(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,

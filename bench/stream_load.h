@@ -1,6 +1,7 @@
 // A pipelined client of one bidirectional stream: it keeps up to `window`
 // units sent and not yet answered, with one write and one read in flight, and
-// counts the units answered. The same client drives the echo streams and
+// counts the units answered. Messages that follow one another at once are
+// coalesced (StreamOptions::coalesce), as a grpc-go client's are. The same client drives the echo streams and
 // WorkService.Process sessions, so that their figures compare.
 //
 // PipelinedStream<Traits> sends until Stop() (or `max_units`), then ends its
@@ -46,6 +47,9 @@ struct StreamOptions {
   std::function<uint64_t(uint64_t id)> key = [](uint64_t id) { return id; };
   // If set, answered units are added to it as they arrive.
   std::atomic<uint64_t>* answered = nullptr;
+  // Write with gRPC's buffer hint while another message follows at once
+  // (see Pump).
+  bool coalesce = true;
 };
 
 template <typename Traits>
@@ -141,6 +145,7 @@ class PipelinedStream final
   // window has room, or the end of the stream once stopped.
   void Pump() ABSL_LOCKS_EXCLUDED(mu_) {
     enum { kNone, kUnits, kLast, kWritesDone } action = kNone;
+    bool hint = false;
     {
       absl::MutexLock lock(&mu_);
       if (writing_ || closed_) return;
@@ -160,15 +165,26 @@ class PipelinedStream final
         }
         sent_ += per_message;
         action = kUnits;
+        // Another message fits in the window and follows at once: gRPC may
+        // hold this one back and send both in one system call, as grpc-go's
+        // writer (and so ghz) does. The message that fills the window, or
+        // the last one, goes without the hint and sends what was held.
+        hint = options_.coalesce &&
+               (options_.max_units == 0 || sent_ < options_.max_units) &&
+               sent_ - answered_ + per_message <=
+                   static_cast<uint64_t>(options_.window);
       }
       if (action != kNone) writing_ = true;
     }
     switch (action) {
       case kNone:
         return;
-      case kUnits:
-        this->StartWrite(&out_);
+      case kUnits: {
+        grpc::WriteOptions write_options;
+        if (hint) write_options.set_buffer_hint();
+        this->StartWrite(&out_, write_options);
         return;
+      }
       case kLast:
         this->StartWriteLast(&out_, grpc::WriteOptions());
         return;

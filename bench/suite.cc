@@ -226,16 +226,20 @@ std::vector<const ChildProcess*> Suite::EchoServers() const {
   return {echo_child_.process.get()};
 }
 
-MeasureFn Suite::EchoStreams(int streams) const {
+MeasureFn Suite::EchoStreams(int streams, bool hinted) const {
   Echo::Stub* stub = echo_stub_.get();
   StreamOptions options;
   options.window = settings_.window;
   return StreamLoad<EchoTraits>(
       streams, EchoServers(), options,
-      [stub](grpc::ClientContext* context, auto* reactor) {
-        stub->async()->Stream(context, reactor);
+      [stub, hinted](grpc::ClientContext* context, auto* reactor) {
+        if (hinted) {
+          stub->async()->StreamHinted(context, reactor);
+        } else {
+          stub->async()->Stream(context, reactor);
+        }
       },
-      "echo stream");
+      hinted ? "hinted echo stream" : "echo stream");
 }
 
 MeasureFn Suite::ProcessSessions(const Connected<v1::WorkService>& work,

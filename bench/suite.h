@@ -204,8 +204,10 @@ class Suite {
                                     servers, what);
     };
   }
-  // The bare echo stream over `streams` streams; needs EnsureEcho().
-  MeasureFn EchoStreams(int streams) const;
+  // The bare echo stream over `streams` streams; needs EnsureEcho(). With
+  // `hinted`, its StreamHinted variant (replies coalesced as work_service
+  // coalesces its results).
+  MeasureFn EchoStreams(int streams, bool hinted = false) const;
   // `sessions` Process sessions on `work` whose keys are key(id).
   MeasureFn ProcessSessions(const Connected<v1::WorkService>& work,
                             int sessions, std::function<uint64_t(uint64_t)> key,
