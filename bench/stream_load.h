@@ -1,8 +1,9 @@
 // A pipelined client of one bidirectional stream: it keeps up to `window`
 // units sent and not yet answered, with one write and one read in flight, and
 // counts the units answered. Messages that follow one another at once are
-// coalesced (StreamOptions::coalesce), as a grpc-go client's are. The same client drives the echo streams and
-// WorkService.Process sessions, so that their figures compare.
+// coalesced (StreamOptions::coalesce), as a grpc-go client's are. The same
+// client drives the echo streams and WorkService.Process sessions, so that
+// their figures compare.
 //
 // PipelinedStream<Traits> sends until Stop() (or `max_units`), then ends its
 // side (Traits::FillLast: Exit for Process, a plain half-close for echo) and
