@@ -112,10 +112,22 @@ absl::Status RunServer(const ServerOptions& options,
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
       ToMillisecondsArgument(kMinClientPingInterval));
   for (grpc::Service* service : services) builder.RegisterService(service);
+  for (AsyncServing* service : options.async_services) {
+    service->AddCompletionQueues(builder);
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port == 0) {
+    // Nothing was requested on the queues: stopping only shuts them down,
+    // after the server.
+    if (server != nullptr) server->Shutdown();
+    for (AsyncServing* service : options.async_services) {
+      service->StopServing();
+    }
     return absl::UnavailableError(
         absl::StrCat(options.name, ": cannot listen on port ", options.port));
+  }
+  for (AsyncServing* service : options.async_services) {
+    service->StartServing();
   }
   LogEvent("listening",
            absl::StrFormat("%s listening on 0.0.0.0:%d", options.name,
@@ -140,6 +152,10 @@ absl::Status RunServer(const ServerOptions& options,
   server->Shutdown(std::chrono::system_clock::now() +
                    absl::ToChronoNanoseconds(options.grace_period));
   server->Wait();
+  // Every call is over: the async services' queues have no more work.
+  for (AsyncServing* service : options.async_services) {
+    service->StopServing();
+  }
   const double drained_s = absl::ToDoubleSeconds(absl::Now() - drain_start);
   LogEvent("drain_end",
            absl::StrFormat("%s: stopped (drained in %.3fs)", options.name,

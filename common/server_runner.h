@@ -44,6 +44,24 @@ void SkipMutexDeadlockDetection();
 inline constexpr absl::Duration kMinClientPingInterval =
     absl::Milliseconds(500);
 
+// A service that serves some of its methods through gRPC's async API, on
+// completion queues and threads of its own (work_service's Process: see
+// work_service/async_bidi_stream.h). RunServer calls AddCompletionQueues
+// before the server starts, StartServing once it has started, and
+// StopServing once it has shut down, every call being over.
+class AsyncServing {
+ public:
+  // Adds the queues to `builder` (ServerBuilder::AddCompletionQueue).
+  virtual void AddCompletionQueues(grpc::ServerBuilder& builder) = 0;
+  // Requests the first calls and starts the threads that take the events.
+  virtual void StartServing() = 0;
+  // Shuts the queues down, takes their last events and joins the threads.
+  virtual void StopServing() = 0;
+
+ protected:
+  ~AsyncServing() = default;
+};
+
 struct ServerOptions {
   // The program's name, for log lines.
   std::string name;
@@ -73,6 +91,9 @@ struct ServerOptions {
   // Whether to serve gRPC server reflection (grpc.reflection.v1alpha), which
   // lets anyone list and describe the services, as grpcurl does.
   bool reflection = true;
+  // The services (among those given to RunServer) that serve methods on
+  // completion queues of their own. May be empty.
+  std::vector<AsyncServing*> async_services;
 };
 
 // Serves `services` until SIGTERM or SIGINT (see BlockTerminationSignals).

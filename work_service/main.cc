@@ -157,6 +157,8 @@ int main(int argc, char** argv) {
   // Open sessions learn at once that the service stops (Draining), so that
   // long-lived ones are ended by their clients within the grace period.
   server.on_stop = [&service] { service.Drain(); };
+  // Process is served on the service's own completion queue.
+  server.async_services = {&service};
   absl::Status status = pieces::RunServer(server, {&service});
   if (!status.ok()) {
     // The message names the program already.

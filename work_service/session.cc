@@ -20,8 +20,8 @@ void SessionRegistry::Remove(Session* session) {
 
 void SessionRegistry::Drain() {
   // Each session is held under the lock, so that it cannot be freed, and
-  // written to after the lock is released: gRPC may run a reaction, and so
-  // OnDone and Remove, inline from the write.
+  // written to after the lock is released: no gRPC operation is started
+  // under it (see session.h).
   std::vector<Session*> open;
   {
     absl::MutexLock lock(&mu_);
@@ -36,12 +36,15 @@ void SessionRegistry::Drain() {
   for (Session* session : open) session->WriteDraining();
 }
 
-Session::Session(const SessionEnv& env, std::string peer)
-    : env_(env), record_(env.unit_times, std::move(peer)) {
-  // sessions_active was counted by WorkServiceImpl::Process.
+Session::Session(const SessionEnv& env, std::unique_ptr<Call> call)
+    : SessionStream(std::move(call)),
+      env_(env),
+      record_(env.unit_times, context().peer()) {
+  // sessions_active was counted by WorkServiceImpl when the call came.
   env_.stats->sessions_total.fetch_add(1, std::memory_order_relaxed);
-  // From here a Drain may reach the session (and start its operations: gRPC
-  // keeps those of a reactor it has not bound yet until it binds it).
+  // From here a Drain may reach the session and start its operations (the
+  // call has arrived, so they may start at once; their reactions wait for
+  // this constructor, which runs on the completion-queue thread).
   const bool draining = env_.registry->Add(this);
   Ops ops;
   {
@@ -517,9 +520,10 @@ void Session::AfterLetGo(Session* session, bool last, Ops ops) {
     return;
   }
   // The caller no longer holds the session: once mu_ is released, OnDone may
-  // run on a gRPC thread and free it. A planned operation holds that off (a
-  // planned read or write keeps Finish from being planned, and OnDone comes
-  // only after Finish), so `session` is touched again only if there is one.
+  // run on the completion-queue thread and free it. A planned operation holds
+  // that off (a planned read or write keeps Finish from being planned, and
+  // OnDone comes only after Finish), so `session` is touched again only if
+  // there is one.
   if (ops.Empty()) return;
   session->Execute(std::move(ops));
 }

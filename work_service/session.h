@@ -46,15 +46,19 @@
 // advisory: Work received after it is accepted and answered as usual, and
 // the session still ends with Exited after Exit or a half-close.
 //
-// Threads: OnReadDone/OnWriteDone/OnCancel/OnDone run on gRPC's threads and
-// never block (the cache lookup holds its lock only to read or claim). RunUnit
-// and the parked units' continuations run on the pool; HoldForDrain and
-// WriteDraining on the thread that drains the service. Lock order: the
+// Threads: the session is served through gRPC's async API (see
+// async_bidi_stream.h): the constructor and OnReadDone/OnWriteDone/OnCancel/
+// OnDone run on the work service's one completion-queue thread, which every
+// session shares, so they never block (the cache lookup holds its lock only
+// to read or claim). RunUnit and the parked units' continuations run on the
+// pool; HoldForDrain and WriteDraining on the thread that drains the service.
+// Each of these may start gRPC operations (StartRead, StartWrite, Finish);
+// their reactions come later, on the completion-queue thread. Lock order: the
 // registry's lock, then mu_, then the cache's lock; the cache runs
 // continuations with its lock released. All state is guarded by mu_, and no
-// gRPC operation (StartRead, StartWrite, Finish) is started with mu_ (or the
-// registry's lock) held, because gRPC may run a reaction inline from inside
-// that call.
+// gRPC operation is started with mu_ (or the registry's lock) held: the
+// async API runs no reaction inline, but a session written this way does
+// not depend on that, and its locks stay short.
 //
 // The article's stages (work_service --piece=N, work_service/pieces/): when
 // SessionEnv::piece is set, each unit is handed to it on arrival instead of
@@ -64,15 +68,18 @@
 // written being dropped. The own design (no piece) pays a null check per
 // unit for this, no indirect call.
 //
-// Lifetime: the session is created by WorkServiceImpl::Process and deletes
-// itself once gRPC is done with it (OnDone) and nothing else holds it: no
-// pool task or parked continuation refers to it and no Drain is notifying it.
+// Lifetime: the session is created by WorkServiceImpl when a Process call
+// arrives, on the completion-queue thread, and deletes itself once gRPC is
+// done with it (OnDone, which comes after the call's context and stream are
+// freed) and nothing else holds it: no pool task or parked continuation
+// refers to it and no Drain is notifying it.
 #ifndef PIECES_WORK_SERVICE_SESSION_H_
 #define PIECES_WORK_SERVICE_SESSION_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -84,6 +91,8 @@
 #include "common/thread_pool.h"
 #include "grpcpp/grpcpp.h"
 #include "pieces/v1/work.pb.h"
+#include "pieces/v1/work_service.grpc.pb.h"  // The messages' serialization.
+#include "work_service/async_bidi_stream.h"
 #include "work_service/pieces/piece.h"
 #include "work_service/seen_ids.h"
 #include "work_service/session_record.h"
@@ -143,11 +152,13 @@ struct SessionEnv {
   UnitTimes* unit_times;
 };
 
-class Session final
-    : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg> {
+// How a session talks to gRPC: one Process call through the async API.
+using SessionStream = AsyncBidiStream<v1::WorkMsg, v1::ResultMsg>;
+
+class Session final : public SessionStream {
  public:
-  // `peer`: the client's address, for the log line at the session's end.
-  Session(const SessionEnv& env, std::string peer);
+  // Serves `call`, which has arrived.
+  Session(const SessionEnv& env, std::unique_ptr<Call> call);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -272,7 +283,8 @@ class Session final
   // After LetGo, with mu_ released: deletes the session if `last`, else
   // starts `ops`.
   // Static, and called as AfterLetGo(this, ...): once mu_ is released,
-  // `session` may already be freed (by OnDone on a gRPC thread), and even a
+  // `session` may already be freed (by OnDone on the completion-queue
+  // thread), and even a
   // member call on a freed object is undefined (UBSan's vptr check reads it).
   static void AfterLetGo(Session* session, bool last, Ops ops);
 

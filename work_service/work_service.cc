@@ -28,35 +28,89 @@ WorkServiceImpl::WorkServiceImpl(std::unique_ptr<WorkFunction> work,
       metrics_(std::make_shared<WorkMetrics>(&stats_, &cache_, &pool_,
                                              &unit_times_)) {}
 
+WorkServiceImpl::~WorkServiceImpl() { StopServing(); }
+
 void WorkServiceImpl::Drain() { sessions_.Drain(); }
+
+void WorkServiceImpl::AddCompletionQueues(grpc::ServerBuilder& builder) {
+  cq_ = builder.AddCompletionQueue();
+}
+
+void WorkServiceImpl::StartServing() {
+  RequestCall();
+  // One thread takes every event: with two, a message cost as much CPU as
+  // with the callback API (async_bidi_stream.h).
+  cq_thread_ = std::thread([this] {
+    void* tag;
+    bool ok;
+    while (cq_->Next(&tag, &ok)) static_cast<CompletionTag*>(tag)->Complete(ok);
+  });
+}
+
+void WorkServiceImpl::StopServing() {
+  if (cq_ == nullptr || stopped_) return;
+  stopped_ = true;
+  // The server has shut down: every call is over and the request still
+  // pending has come back (or is queued, failed), so the thread sees the
+  // queue drained and returns.
+  cq_->Shutdown();
+  if (cq_thread_.joinable()) {
+    cq_thread_.join();
+  } else {
+    void* tag;
+    bool ok;
+    while (cq_->Next(&tag, &ok)) {
+    }
+  }
+}
+
+void WorkServiceImpl::RequestCall() {
+  requested_ = std::make_unique<SessionStream::Call>();
+  RequestProcess(requested_->context(), requested_->stream(), cq_.get(),
+                 cq_.get(), &call_tag_);
+}
+
+void WorkServiceImpl::CallCame(bool ok) {
+  std::unique_ptr<SessionStream::Call> call = std::move(requested_);
+  // Not ok: the server is shutting down and takes no more calls. The call
+  // never started, so its done notification will not come either.
+  if (!ok) return;
+  RequestCall();
+  Serve(std::move(call));
+}
 
 namespace {
 
 // Answers a Process call that cannot be served with `status` at once.
-class RefusedSession final
-    : public grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg> {
+class RefusedSession final : public SessionStream {
  public:
-  explicit RefusedSession(const grpc::Status& status) { Finish(status); }
+  RefusedSession(std::unique_ptr<Call> call, const grpc::Status& status)
+      : SessionStream(std::move(call)) {
+    Finish(status);
+  }
   void OnDone() override { delete this; }
 };
 
 }  // namespace
 
-grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* WorkServiceImpl::Process(
-    grpc::CallbackServerContext* context) {
-  // Reserve a place first, so that concurrent calls cannot overshoot.
+void WorkServiceImpl::Serve(std::unique_ptr<SessionStream::Call> call) {
+  // Reserve a place first. (Calls arrive one at a time, and sessions release
+  // their places in OnDone, all on the completion-queue thread.)
   const uint64_t active =
       stats_.sessions_active.fetch_add(1, std::memory_order_relaxed);
   if (max_sessions_ != 0 && active >= max_sessions_) {
     stats_.sessions_active.fetch_sub(1, std::memory_order_relaxed);
     stats_.sessions_refused.fetch_add(1, std::memory_order_relaxed);
-    return new RefusedSession(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("work_service already has ", max_sessions_,
-                     " sessions open (--max_sessions); try again later")));
+    new RefusedSession(
+        std::move(call),
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     absl::StrCat("work_service already has ", max_sessions_,
+                                  " sessions open (--max_sessions); try again "
+                                  "later")));
+    return;
   }
   // Deletes itself; releases the place and leaves sessions_ in OnDone.
-  return new Session(env_, context->peer());
+  new Session(env_, std::move(call));
 }
 
 grpc::ServerUnaryReactor* WorkServiceImpl::GetStats(

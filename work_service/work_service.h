@@ -1,20 +1,29 @@
 // The WorkService implementation: sessions (see session.h) over a thread pool
 // and a keyed cache shared by every session of the process.
 //
-// Thread safety: gRPC calls Process and GetStats on its own threads; Drain may
-// be called from any thread. The object must outlive the server that serves
-// it. The destructor waits for every queued unit to run, so destroy it after
-// the server has shut down.
+// Process is served through gRPC's async API on one completion queue, whose
+// events one thread of the service takes (see async_bidi_stream.h for why);
+// GetStats through the callback API. A server serving the service must call
+// the AsyncServing methods as RunServer does: AddCompletionQueues before it
+// starts, StartServing once it has, StopServing once it has shut down.
+//
+// Thread safety: Process calls arrive on the completion-queue thread, GetStats
+// on gRPC's threads; Drain may be called from any thread. The object must
+// outlive the server that serves it. The destructor waits for every queued
+// unit to run, so destroy it after the server has shut down.
 #ifndef PIECES_WORK_SERVICE_WORK_SERVICE_H_
 #define PIECES_WORK_SERVICE_WORK_SERVICE_H_
 
 #include <cstddef>
 #include <memory>
+#include <thread>
 
 #include "common/keyed_cache.h"
+#include "common/server_runner.h"
 #include "common/thread_pool.h"
 #include "pieces/v1/work_service.grpc.pb.h"
 #include "prometheus/collectable.h"
+#include "work_service/async_bidi_stream.h"
 #include "work_service/pieces/piece.h"
 #include "work_service/session.h"
 #include "work_service/unit_times.h"
@@ -23,7 +32,10 @@
 
 namespace pieces {
 
-class WorkServiceImpl final : public v1::WorkService::CallbackService {
+class WorkServiceImpl final
+    : public v1::WorkService::WithCallbackMethod_GetStats<
+          v1::WorkService::WithAsyncMethod_Process<v1::WorkService::Service>>,
+      public AsyncServing {
  public:
   struct Options {
     // Threads of the work pool.
@@ -42,10 +54,14 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
   };
 
   WorkServiceImpl(std::unique_ptr<WorkFunction> work, const Options& options);
-  ~WorkServiceImpl() override = default;
+  // Stops serving if StopServing was not called (the server must have shut
+  // down).
+  ~WorkServiceImpl() override;
 
-  grpc::ServerBidiReactor<v1::WorkMsg, v1::ResultMsg>* Process(
-      grpc::CallbackServerContext* context) override;
+  // AsyncServing: the one completion queue of Process and its thread.
+  void AddCompletionQueues(grpc::ServerBuilder& builder) override;
+  void StartServing() override;
+  void StopServing() override;
 
   grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
                                      const v1::GetStatsRequest* request,
@@ -78,6 +94,32 @@ class WorkServiceImpl final : public v1::WorkService::CallbackService {
   ThreadPool pool_;
   const SessionEnv env_;
   const std::shared_ptr<prometheus::Collectable> metrics_;
+
+  // Process calls: one is requested at a time, and requested again as each
+  // arrives.
+  class CallTag final : public CompletionTag {
+   public:
+    explicit CallTag(WorkServiceImpl* service) : service_(service) {}
+    void Complete(bool ok) override { service_->CallCame(ok); }
+
+   private:
+    WorkServiceImpl* const service_;
+  };
+  // Requests the next Process call.
+  void RequestCall();
+  // The requested call has arrived (ok), or the server is shutting down.
+  void CallCame(bool ok);
+  // Serves an arrived call: a Session, or a refusal.
+  void Serve(std::unique_ptr<SessionStream::Call> call);
+
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  // Takes the queue's events until it is shut down and drained.
+  std::thread cq_thread_;
+  bool stopped_ = false;
+  // The call requested and not yet arrived; touched by RequestCall and
+  // CallCame, on the completion-queue thread once it runs.
+  std::unique_ptr<SessionStream::Call> requested_;
+  CallTag call_tag_{this};
 };
 
 }  // namespace pieces

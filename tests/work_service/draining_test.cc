@@ -144,12 +144,15 @@ class InProcessWorkService {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port);
     builder.RegisterService(service_.get());
+    service_->AddCompletionQueues(builder);
     server_ = builder.BuildAndStart();
     EXPECT_NE(server_, nullptr);
+    if (server_ != nullptr) service_->StartServing();
     address_ = "127.0.0.1:" + std::to_string(port);
   }
   ~InProcessWorkService() {
     if (server_ != nullptr) server_->Shutdown();
+    service_->StopServing();
   }
 
   WorkServiceImpl& service() { return *service_; }
