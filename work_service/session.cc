@@ -36,6 +36,14 @@ void SessionRegistry::Drain() {
   for (Session* session : open) session->WriteDraining();
 }
 
+void DeferredWrites::WriteAll() {
+  // A session's write may come back and defer the next one before this
+  // returns: it goes in a list of its own.
+  std::vector<Session*> sessions;
+  sessions.swap(sessions_);
+  for (Session* session : sessions) session->WriteDeferred();
+}
+
 Session::Session(const SessionEnv& env, std::unique_ptr<Call> call)
     : SessionStream(std::move(call)),
       env_(env),
@@ -57,6 +65,7 @@ Session::Session(const SessionEnv& env, std::unique_ptr<Call> call)
 
 void Session::OnReadDone(bool ok) {
   Ops ops;
+  ops.may_defer_write = true;
   {
     absl::MutexLock lock(&mu_);
     reading_ = false;
@@ -210,6 +219,7 @@ void Session::AcceptCancel(const v1::Cancel& cancel) {
 
 void Session::OnWriteDone(bool ok) {
   Ops ops;
+  ops.may_defer_write = true;
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
@@ -276,6 +286,17 @@ void Session::WriteDraining() {
   AfterLetGo(this, last, std::move(ops));
 }
 
+void Session::WriteDeferred() {
+  Ops ops;
+  bool last;
+  {
+    absl::MutexLock lock(&mu_);
+    write_deferred_ = false;
+    last = LetGo(ops);
+  }
+  AfterLetGo(this, last, std::move(ops));
+}
+
 void Session::DropQueued() {
   unanswered_ -= queue_.size();
   env_.stats->in_flight.fetch_sub(queue_.size(), std::memory_order_relaxed);
@@ -300,7 +321,15 @@ void Session::Plan(Ops& ops) {
     }
     return;
   }
-  if (!writing_ && NextMessage()) {
+  if (!writing_ && ops.may_defer_write && NextWriteSends()) {
+    // Waits for the completion-queue thread to find no event ready: the
+    // answers to the messages read by then go with it.
+    if (!write_deferred_) {
+      write_deferred_ = true;
+      ++holds_;  // Until WriteDeferred.
+      ops.defer_write = true;
+    }
+  } else if (!writing_ && !write_deferred_ && NextMessage()) {
     writing_ = true;
     if (out_.has_exited() && read_closed_ && starting_ == 0) {
       // The client has half-closed (main_service's sessions do), so no late
@@ -316,7 +345,8 @@ void Session::Plan(Ops& ops) {
     // More answers wait behind this one: gRPC may hold its bytes back and
     // send them with the next write's. The last queued answer is written
     // without the hint, which sends everything held.
-    ops.write_hint = !queue_.empty();
+    ops.write_hint = wrote_ && !queue_.empty();
+    wrote_ = true;
     ++starting_;
   }
   // Keep reading after Exit too, so that a late Work is noticed; stop while
@@ -326,6 +356,18 @@ void Session::Plan(Ops& ops) {
     ops.read = true;
     ++starting_;
   }
+}
+
+bool Session::NextWriteSends() const {
+  if (queue_.empty()) return false;
+  // NextMessage's order: the Draining notice, or stage 2's Exited, would go
+  // first.
+  if (draining_wanted_ && !draining_sent_ && !exited_sent_) return false;
+  if (env_.exited_at_once && phase_ == Phase::kExiting) return false;
+  // NextMessage takes one result, or a batch of them; the write is hinted
+  // only if results are left behind, and never as the stream's first.
+  const size_t taken = batched_ ? kMaxResultsPerBatch : 1;
+  return !wrote_ || queue_.size() <= taken;
 }
 
 bool Session::NextMessage() {
@@ -378,7 +420,10 @@ bool Session::NextMessage() {
 }
 
 void Session::Execute(Ops ops) {
+  const bool may_defer_write = ops.may_defer_write;
   while (true) {
+    // Only on the completion-queue thread, which owns the list.
+    if (ops.defer_write) env_.deferred_writes->Add(this);
     if (!ops.units.empty()) Hand(ops.units);
     int started = 0;
     if (ops.write) {
@@ -399,6 +444,7 @@ void Session::Execute(Ops ops) {
     }
     if (started == 0) return;
     ops = Ops();
+    ops.may_defer_write = may_defer_write;
     absl::MutexLock lock(&mu_);
     starting_ -= started;
     Plan(ops);

@@ -11,12 +11,18 @@
 // time. After Exit (or the client half-closing) and once every unit's Result
 // has been written, the session writes one Exited and finishes with OK.
 //
-// Write coalescing: a write is started with gRPC's buffer hint while more
-// answers wait behind it, so that gRPC may send several messages in one
-// system call instead of one each; the last answer queued is written without
-// the hint, which sends whatever was held back. So nothing waits for a later
-// write that may never come, and a client that sends one Work at a time and
-// waits for each Result is answered as before.
+// Write coalescing, in two parts, so that gRPC sends many answers in one
+// system call instead of one each:
+//   - a write is started with gRPC's buffer hint while more answers wait
+//     behind it; the last answer queued is written without the hint, which
+//     sends whatever was held back. A stream's first write is never hinted:
+//     it carries the response headers, which gRPC would hold back too.
+//   - a write that would send (no hint), planned in a reaction on the
+//     completion-queue thread (a read or a write has come back), waits until
+//     that thread finds no event ready (DeferredWrites, below): the answers
+//     to every message gRPC has read by then go out together. Nothing waits
+//     for a later event that may never come, so a client that sends one Work
+//     at a time and waits for each Result is answered as before.
 //
 // Cancel: a session may be long-lived and carry the units of many client
 // calls, so the client can give up units (WorkMsg.cancel). Each listed id is
@@ -131,6 +137,22 @@ class SessionRegistry {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// Sessions whose next write waits until the completion-queue thread finds
+// no event ready (see "Write coalescing" above). Touched only on that thread,
+// so it has no lock: Session adds itself from its reactions, and the thread
+// calls WriteAll when the queue has nothing ready, before it blocks.
+class DeferredWrites {
+ public:
+  bool empty() const { return sessions_.empty(); }
+  // `session` holds itself for this (Session::holds_) until WriteAll.
+  void Add(Session* session) { sessions_.push_back(session); }
+  // Starts every deferred write, and lets go of the sessions.
+  void WriteAll();
+
+ private:
+  std::vector<Session*> sessions_;
+};
+
 // What every session of one work service shares. Outlives the sessions.
 struct SessionEnv {
   ThreadPool* pool;
@@ -144,6 +166,8 @@ struct SessionEnv {
   // With a piece that does not drain (stage 2): Exit is answered with Exited
   // at once, and results not yet written are lost.
   bool exited_at_once;
+  // The completion-queue thread's deferred writes.
+  DeferredWrites* deferred_writes;
   // Units of one session received and not yet answered, at most. When
   // reached, the session stops reading until results drain, so that HTTP/2
   // flow control pushes back on the client.
@@ -171,6 +195,9 @@ class Session final : public SessionStream {
   // Then, with no lock held: starts the Draining write if no write is in
   // flight, and lets go of the session (which may free it).
   void WriteDraining() ABSL_LOCKS_EXCLUDED(mu_);
+  // For DeferredWrites::WriteAll, on the completion-queue thread: starts the
+  // deferred write and lets go of the session (which may free it).
+  void WriteDeferred() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // One unit of work: what its Result needs of the Work.
@@ -215,6 +242,12 @@ class Session final : public SessionStream {
 
   // gRPC operations decided under mu_, started after releasing it.
   struct Ops {
+    // Set by the caller: the plan is made in a reaction on the
+    // completion-queue thread, so a write that would send may wait for
+    // DeferredWrites.
+    bool may_defer_write = false;
+    // The session is to be added to DeferredWrites (and holds itself).
+    bool defer_write = false;
     bool read = false;
     bool write = false;
     // Write with gRPC's buffer hint: more answers are queued behind it.
@@ -227,8 +260,8 @@ class Session final : public SessionStream {
     std::vector<Unit> units;
 
     bool Empty() const {
-      return !read && !write && !finish.has_value() && !write_and_finish &&
-             units.empty();
+      return !defer_write && !read && !write && !finish.has_value() &&
+             !write_and_finish && units.empty();
     }
   };
 
@@ -254,6 +287,10 @@ class Session final : public SessionStream {
   // client), else the Exited once it is due. Returns false if there is
   // nothing to write. Only while no write is in flight.
   bool NextMessage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the next write would carry queued results and be started
+  // without the buffer hint (so would make gRPC send). Only while no write is
+  // in flight.
+  bool NextWriteSends() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Decides which gRPC operations can start now.
   void Plan(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the operations in `ops`, then plans again until nothing is left.
@@ -308,6 +345,9 @@ class Session final : public SessionStream {
   bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
   bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;      // A write is in flight.
+  bool wrote_ ABSL_GUARDED_BY(mu_) = false;  // A write has been started.
+  // In DeferredWrites: the next write waits for it.
+  bool write_deferred_ ABSL_GUARDED_BY(mu_) = false;
   int starting_ ABSL_GUARDED_BY(mu_) = 0;  // Ops decided but not yet started.
   bool batched_ ABSL_GUARDED_BY(mu_) = false;  // The client sent a batch.
   bool exited_sent_ ABSL_GUARDED_BY(mu_) = false;
@@ -327,8 +367,8 @@ class Session final : public SessionStream {
   SessionRecord record_ ABSL_GUARDED_BY(mu_);
 
   // The session's own lifetime: holders of `this` besides gRPC (pool tasks,
-  // parked continuations, the piece's callbacks and a Drain notifying the
-  // session). The last one frees it once phase_ is kDone.
+  // parked continuations, the piece's callbacks, a Drain notifying the
+  // session and DeferredWrites). The last one frees it once phase_ is kDone.
   size_t holds_ ABSL_GUARDED_BY(mu_) = 0;
 
   // At most this many results go in one ResultBatch (about 40 kB).

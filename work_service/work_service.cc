@@ -23,6 +23,7 @@ WorkServiceImpl::WorkServiceImpl(std::unique_ptr<WorkFunction> work,
            &sessions_,
            piece_.get(),
            piece_ != nullptr && !piece_->DrainsBeforeExited(),
+           &deferred_writes_,
            options.max_in_flight,
            &unit_times_},
       metrics_(std::make_shared<WorkMetrics>(&stats_, &cache_, &pool_,
@@ -40,11 +41,29 @@ void WorkServiceImpl::StartServing() {
   RequestCall();
   // One thread takes every event: with two, a message cost as much CPU as
   // with the callback API (async_bidi_stream.h).
-  cq_thread_ = std::thread([this] {
-    void* tag;
-    bool ok;
-    while (cq_->Next(&tag, &ok)) static_cast<CompletionTag*>(tag)->Complete(ok);
-  });
+  cq_thread_ = std::thread([this] { TakeEvents(); });
+}
+
+void WorkServiceImpl::TakeEvents() {
+  void* tag;
+  bool ok;
+  while (true) {
+    if (deferred_writes_.empty()) {
+      if (!cq_->Next(&tag, &ok)) return;
+    } else {
+      // Deferred writes wait until no event is ready; gRPC reads what the
+      // sockets hold first.
+      const grpc::CompletionQueue::NextStatus status =
+          cq_->AsyncNext(&tag, &ok, gpr_inf_past(GPR_CLOCK_MONOTONIC));
+      if (status != grpc::CompletionQueue::GOT_EVENT) {
+        // Also at shutdown: the sessions let go of their holds.
+        deferred_writes_.WriteAll();
+        if (status == grpc::CompletionQueue::SHUTDOWN) return;
+        continue;
+      }
+    }
+    static_cast<CompletionTag*>(tag)->Complete(ok);
+  }
 }
 
 void WorkServiceImpl::StopServing() {
@@ -57,10 +76,7 @@ void WorkServiceImpl::StopServing() {
   if (cq_thread_.joinable()) {
     cq_thread_.join();
   } else {
-    void* tag;
-    bool ok;
-    while (cq_->Next(&tag, &ok)) {
-    }
+    TakeEvents();
   }
 }
 

@@ -112,9 +112,15 @@ class WorkServiceImpl final
   // Serves an arrived call: a Session, or a refusal.
   void Serve(std::unique_ptr<SessionStream::Call> call);
 
+  // Takes the queue's events, and starts the deferred writes whenever none
+  // is ready, until the queue is shut down and drained. Runs on cq_thread_.
+  void TakeEvents();
+
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
-  // Takes the queue's events until it is shut down and drained.
+  // Runs TakeEvents.
   std::thread cq_thread_;
+  // Touched only by TakeEvents and the sessions' reactions, on cq_thread_.
+  DeferredWrites deferred_writes_;
   bool stopped_ = false;
   // The call requested and not yet arrived; touched by RequestCall and
   // CallCame, on the completion-queue thread once it runs.
