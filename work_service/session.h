@@ -345,7 +345,7 @@ class Session final : public SessionStream {
   bool reading_ ABSL_GUARDED_BY(mu_) = false;      // A read is in flight.
   bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // No more reads.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;      // A write is in flight.
-  bool wrote_ ABSL_GUARDED_BY(mu_) = false;  // A write has been started.
+  bool wrote_ ABSL_GUARDED_BY(mu_) = false;        // A write has been started.
   // In DeferredWrites: the next write waits for it.
   bool write_deferred_ ABSL_GUARDED_BY(mu_) = false;
   int starting_ ABSL_GUARDED_BY(mu_) = 0;  // Ops decided but not yet started.
