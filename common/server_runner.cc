@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/logging/event_log.h"
+#include "grpcpp/ext/health_check_service_server_builder_option.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/server_builder_option.h"
@@ -74,10 +75,22 @@ void SkipMutexDeadlockDetection() {
 
 absl::Status RunServer(const ServerOptions& options,
                        const std::vector<grpc::Service*>& services) {
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
+  AsyncHealthService* health = nullptr;
+  for (AsyncServing* service : options.async_services) {
+    if (service->health() != nullptr) health = service->health();
+  }
+  if (health == nullptr) {
+    grpc::EnableDefaultHealthCheckService(true);
+  } else {
+    // Takes the place of gRPC's default health service.
+    builder.RegisterService(health);
+    builder.SetOption(
+        std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(
+            AsyncHealthService::ForwardingHealthCheck(health)));
+  }
   int selected_port = 0;
   builder.AddListeningPort(absl::StrCat("0.0.0.0:", options.port),
                            options.credentials != nullptr

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/health/async_health_service.h"
 #include "grpcpp/grpcpp.h"
 
 namespace pieces {
@@ -57,6 +58,11 @@ class AsyncServing {
   virtual void StartServing() = 0;
   // Shuts the queues down, takes their last events and joins the threads.
   virtual void StopServing() = 0;
+  // The health service it serves on its own queues instead of gRPC's
+  // default one, or null. A server must register it (StartServing requests
+  // its calls); RunServer does, and has the server report to it
+  // (NOT_SERVING on a stop signal).
+  virtual AsyncHealthService* health() { return nullptr; }
 
  protected:
   ~AsyncServing() = default;

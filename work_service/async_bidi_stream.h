@@ -33,20 +33,11 @@
 #include <memory>
 #include <utility>
 
+#include "common/completion_tag.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/async_stream.h"
 
 namespace pieces {
-
-// What a completion-queue event's tag points to: the thread that takes the
-// event calls Complete with its `ok`.
-class CompletionTag {
- public:
-  virtual void Complete(bool ok) = 0;
-
- protected:
-  ~CompletionTag() = default;
-};
 
 template <class Request, class Response>
 class AsyncBidiStream {

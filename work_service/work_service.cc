@@ -39,6 +39,8 @@ void WorkServiceImpl::AddCompletionQueues(grpc::ServerBuilder& builder) {
 
 void WorkServiceImpl::StartServing() {
   RequestCall();
+  AwaitStats();
+  health_.StartServing(cq_.get());
   // One thread takes every event: with two, a message cost as much CPU as
   // with the callback API (async_bidi_stream.h).
   cq_thread_ = std::thread([this] { TakeEvents(); });
@@ -129,9 +131,38 @@ void WorkServiceImpl::Serve(std::unique_ptr<SessionStream::Call> call) {
   new Session(env_, std::move(call));
 }
 
-grpc::ServerUnaryReactor* WorkServiceImpl::GetStats(
-    grpc::CallbackServerContext* context,
-    const v1::GetStatsRequest* /*request*/, v1::Stats* reply) {
+// Requested, then answered on arrival; freed once the answer has gone.
+class WorkServiceImpl::StatsCall final : public CompletionTag {
+ public:
+  explicit StatsCall(WorkServiceImpl* service) : service_(service) {
+    service_->RequestGetStats(&context_, &request_, &responder_,
+                              service_->cq_.get(), service_->cq_.get(), this);
+  }
+
+  void Complete(bool ok) override {
+    if (answered_ || !ok) {
+      // The answer went (or not); or the server shuts down and no call came.
+      delete this;
+      return;
+    }
+    service_->AwaitStats();
+    v1::Stats reply;
+    service_->FillStats(&reply);
+    answered_ = true;
+    responder_.Finish(reply, grpc::Status::OK, this);
+  }
+
+ private:
+  WorkServiceImpl* const service_;
+  grpc::ServerContext context_;
+  v1::GetStatsRequest request_;
+  grpc::ServerAsyncResponseWriter<v1::Stats> responder_{&context_};
+  bool answered_ = false;
+};
+
+void WorkServiceImpl::AwaitStats() { new StatsCall(this); }
+
+void WorkServiceImpl::FillStats(v1::Stats* reply) {
   stats_.CopyTo(reply);
   reply->set_cache_entries(piece_ != nullptr ? piece_->cached_keys()
                                              : cache_.size());
@@ -140,9 +171,6 @@ grpc::ServerUnaryReactor* WorkServiceImpl::GetStats(
   reply->set_threads(piece_ != nullptr ? piece_->threads()
                                        : pool_.num_threads());
   reply->set_piece(piece_ != nullptr ? piece_->number() : 0);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
 }  // namespace pieces

@@ -1,14 +1,17 @@
 // The WorkService implementation: sessions (see session.h) over a thread pool
 // and a keyed cache shared by every session of the process.
 //
-// Process is served through gRPC's async API on one completion queue, whose
-// events one thread of the service takes (see async_bidi_stream.h for why);
-// GetStats through the callback API. A server serving the service must call
-// the AsyncServing methods as RunServer does: AddCompletionQueues before it
-// starts, StartServing once it has, StopServing once it has shut down.
+// Every method is served through gRPC's async API on one completion queue,
+// whose events one thread of the service takes (see async_bidi_stream.h for
+// why): Process, GetStats, and the standard health service (health(), in
+// place of gRPC's default one: no method of the server uses the callback
+// API, whose threads would poll the sessions' connections too). A server
+// serving the service must call the AsyncServing methods as RunServer does:
+// AddCompletionQueues before it starts, StartServing once it has,
+// StopServing once it has shut down.
 //
-// Thread safety: Process calls arrive on the completion-queue thread, GetStats
-// on gRPC's threads; Drain may be called from any thread. The object must
+// Thread safety: calls arrive on the completion-queue thread; Drain may be
+// called from any thread. The object must
 // outlive the server that serves it. The destructor waits for every queued
 // unit to run, so destroy it after the server has shut down.
 #ifndef PIECES_WORK_SERVICE_WORK_SERVICE_H_
@@ -33,7 +36,7 @@
 namespace pieces {
 
 class WorkServiceImpl final
-    : public v1::WorkService::WithCallbackMethod_GetStats<
+    : public v1::WorkService::WithAsyncMethod_GetStats<
           v1::WorkService::WithAsyncMethod_Process<v1::WorkService::Service>>,
       public AsyncServing {
  public:
@@ -58,14 +61,11 @@ class WorkServiceImpl final
   // down).
   ~WorkServiceImpl() override;
 
-  // AsyncServing: the one completion queue of Process and its thread.
+  // AsyncServing: the one completion queue and its thread.
   void AddCompletionQueues(grpc::ServerBuilder& builder) override;
   void StartServing() override;
   void StopServing() override;
-
-  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
-                                     const v1::GetStatsRequest* request,
-                                     v1::Stats* reply) override;
+  AsyncHealthService* health() override { return &health_; }
 
   // The service is stopping: every open session, and every session opened
   // from now on, writes one Draining as soon as it can, so that its client
@@ -105,6 +105,13 @@ class WorkServiceImpl final
    private:
     WorkServiceImpl* const service_;
   };
+  // One GetStats call, from its request to its answer.
+  class StatsCall;
+  // Requests the next GetStats call.
+  void AwaitStats();
+  // What GetStats answers.
+  void FillStats(v1::Stats* reply);
+
   // Requests the next Process call.
   void RequestCall();
   // The requested call has arrived (ok), or the server is shutting down.
@@ -126,6 +133,8 @@ class WorkServiceImpl final
   // CallCame, on the completion-queue thread once it runs.
   std::unique_ptr<SessionStream::Call> requested_;
   CallTag call_tag_{this};
+  // Served on cq_ too.
+  AsyncHealthService health_;
 };
 
 }  // namespace pieces

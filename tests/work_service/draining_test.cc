@@ -144,6 +144,8 @@ class InProcessWorkService {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port);
     builder.RegisterService(service_.get());
+    // Served on the service's queue, as RunServer does.
+    builder.RegisterService(service_->health());
     service_->AddCompletionQueues(builder);
     server_ = builder.BuildAndStart();
     EXPECT_NE(server_, nullptr);

@@ -1,0 +1,210 @@
+#include "common/health/async_health_service.h"
+
+#include <utility>
+
+#include "common/completion_tag.h"
+
+namespace pieces {
+namespace {
+
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+// What the server owns: forwards to the service, which outlives it.
+class Forwarder final : public grpc::HealthCheckServiceInterface {
+ public:
+  explicit Forwarder(AsyncHealthService* service) : service_(service) {}
+  void SetServingStatus(const std::string& service_name,
+                        bool serving) override {
+    service_->SetServingStatus(service_name, serving);
+  }
+  void SetServingStatus(bool serving) override {
+    service_->SetServingStatus(serving);
+  }
+  void Shutdown() override { service_->Shutdown(); }
+
+ private:
+  AsyncHealthService* const service_;
+};
+
+}  // namespace
+
+// One Check: requested, then answered once it arrives; freed when the
+// answer has gone.
+class AsyncHealthService::CheckCall final : public CompletionTag {
+ public:
+  explicit CheckCall(AsyncHealthService* service) : service_(service) {
+    service_->RequestCheck(&context_, &request_, &responder_, service_->cq_,
+                           service_->cq_, this);
+  }
+
+  void Complete(bool ok) override {
+    if (answered_ || !ok) {
+      // The answer went (or not); or the server shuts down and no call came.
+      delete this;
+      return;
+    }
+    service_->AwaitCheck();
+    Status status;
+    {
+      absl::MutexLock lock(&service_->mu_);
+      status = service_->StatusOf(request_.service());
+    }
+    answered_ = true;
+    if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
+      responder_.FinishWithError(
+          grpc::Status(grpc::StatusCode::NOT_FOUND,
+                       "unknown service \"" + request_.service() + "\""),
+          this);
+      return;
+    }
+    HealthCheckResponse response;
+    response.set_status(status);
+    responder_.Finish(response, grpc::Status::OK, this);
+  }
+
+ private:
+  AsyncHealthService* const service_;
+  grpc::ServerContext context_;
+  HealthCheckRequest request_;
+  grpc::ServerAsyncResponseWriter<HealthCheckResponse> responder_{&context_};
+  bool answered_ = false;
+};
+
+// One Watch: writes the status when it arrives and whenever it changes (one
+// write in flight), until the call is over (the done notification). Freed
+// once it is over and no write is in flight. Its state is guarded by the
+// service's mu_, as SetServingStatus writes from other threads.
+class AsyncHealthService::WatchCall final : public CompletionTag {
+ public:
+  explicit WatchCall(AsyncHealthService* service) : service_(service) {
+    context_.AsyncNotifyWhenDone(&done_);
+    service_->RequestWatch(&context_, &request_, &writer_, service_->cq_,
+                           service_->cq_, this);
+  }
+
+  // The call arrived (ok), or the server shuts down and none came (then no
+  // done notification comes either).
+  void Complete(bool ok) override {
+    if (!ok) {
+      delete this;
+      return;
+    }
+    service_->AwaitWatch();
+    absl::MutexLock lock(&service_->mu_);
+    service_->watchers_.insert(this);
+    WriteIfChanged();
+  }
+
+  // Writes the status if no write is in flight and it is not the one last
+  // written.
+  void WriteIfChanged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(service_->mu_) {
+    if (writing_ || over_) return;
+    const Status status = service_->StatusOf(request_.service());
+    if (written_ && status == response_.status()) return;
+    response_.set_status(status);
+    written_ = true;
+    writing_ = true;
+    writer_.Write(response_, &write_);
+  }
+
+ private:
+  struct Event final : CompletionTag {
+    Event(WatchCall* owner, void (WatchCall::*handler)(bool))
+        : owner(owner), handler(handler) {}
+    void Complete(bool ok) override { (owner->*handler)(ok); }
+    WatchCall* const owner;
+    void (WatchCall::*const handler)(bool);
+  };
+
+  void WriteCame(bool ok) {
+    bool free;
+    {
+      absl::MutexLock lock(&service_->mu_);
+      writing_ = false;
+      if (ok) WriteIfChanged();
+      free = done_came_ && !writing_;
+    }
+    if (free) delete this;
+  }
+
+  void DoneCame(bool /*ok*/) {
+    bool free;
+    {
+      absl::MutexLock lock(&service_->mu_);
+      over_ = true;
+      done_came_ = true;
+      service_->watchers_.erase(this);
+      free = !writing_;
+    }
+    if (free) delete this;
+  }
+
+  AsyncHealthService* const service_;
+  grpc::ServerContext context_;
+  HealthCheckRequest request_;
+  grpc::ServerAsyncWriter<HealthCheckResponse> writer_{&context_};
+  Event write_{this, &WatchCall::WriteCame};
+  Event done_{this, &WatchCall::DoneCame};
+  HealthCheckResponse response_ ABSL_GUARDED_BY(service_->mu_);
+  bool written_ ABSL_GUARDED_BY(service_->mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(service_->mu_) = false;
+  bool over_ ABSL_GUARDED_BY(service_->mu_) = false;
+  bool done_came_ ABSL_GUARDED_BY(service_->mu_) = false;
+};
+
+AsyncHealthService::AsyncHealthService() { serving_[""] = true; }
+
+AsyncHealthService::~AsyncHealthService() = default;
+
+void AsyncHealthService::StartServing(grpc::ServerCompletionQueue* cq) {
+  cq_ = cq;
+  AwaitCheck();
+  AwaitWatch();
+}
+
+void AsyncHealthService::AwaitCheck() { new CheckCall(this); }
+
+void AsyncHealthService::AwaitWatch() { new WatchCall(this); }
+
+void AsyncHealthService::SetServingStatus(const std::string& service_name,
+                                          bool serving) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return;
+  serving_[service_name] = serving;
+  NotifyWatchers();
+}
+
+void AsyncHealthService::SetServingStatus(bool serving) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return;
+  for (auto& [name, status] : serving_) status = serving;
+  NotifyWatchers();
+}
+
+void AsyncHealthService::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  for (auto& [name, status] : serving_) status = false;
+  NotifyWatchers();
+}
+
+AsyncHealthService::Status AsyncHealthService::StatusOf(
+    const std::string& name) const {
+  auto it = serving_.find(name);
+  if (it == serving_.end()) return HealthCheckResponse::SERVICE_UNKNOWN;
+  return it->second ? HealthCheckResponse::SERVING
+                    : HealthCheckResponse::NOT_SERVING;
+}
+
+void AsyncHealthService::NotifyWatchers() {
+  for (WatchCall* watcher : watchers_) watcher->WriteIfChanged();
+}
+
+std::unique_ptr<grpc::HealthCheckServiceInterface>
+AsyncHealthService::ForwardingHealthCheck(AsyncHealthService* service) {
+  return std::make_unique<Forwarder>(service);
+}
+
+}  // namespace pieces
