@@ -2,6 +2,7 @@
 # Instructions per 1-key Run, counted by callgrind in one service at a time.
 #
 #   scripts/profile-run.sh [main|work] [N1] [N2] [BUILD_DIR]
+#   PIECES_PROFILE_KEYS=$(seq -s, 0 99) scripts/profile-run.sh ...   100-key Runs
 #
 # Starts work_service --work=echo and main_service in front of it on free
 # ports, one of them (main_service by default) under
@@ -57,7 +58,7 @@ start main "$out/main.log" "$build/main_service/main_service" --port=0 --reflect
 main_port="$port"; main_pid="$pid"
 if [[ "$which" == main ]]; then vg_pid="$main_pid"; else vg_pid="$work_pid"; fi
 
-loop() { "$build/bench/run_loop" --target="localhost:$main_port" --calls="$1" --keys=1 >/dev/null; }
+loop() { "$build/bench/run_loop" --target="localhost:$main_port" --calls="$1" --keys="${PIECES_PROFILE_KEYS:-1}" >/dev/null; }
 # The first calls may fail while a service under valgrind is slow to answer
 # the connection's SETTINGS frame.
 for attempt in $(seq 10); do
