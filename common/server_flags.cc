@@ -5,7 +5,9 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 
 ABSL_FLAG(std::optional<int32_t>, port, std::nullopt,
@@ -56,6 +58,18 @@ absl::StatusOr<ServerFlags> ReadServerFlags(const std::string& name,
   flags.tls = {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
                absl::GetFlag(FLAGS_tls_ca)};
   return flags;
+}
+
+void ListServerFlagsInHelp(absl::string_view main_file) {
+  // Kept for the lambda, which absl stores.
+  static std::string* const own = new std::string(main_file);
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, *own) ||
+           absl::EndsWith(file, "common/server_flags.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
 }
 
 }  // namespace pieces

@@ -29,6 +29,8 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 #include "absl/status/statusor.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
@@ -49,6 +51,12 @@ struct ServerFlags {
 // the flag, for a value no server can use (a keepalive time of 0).
 absl::StatusOr<ServerFlags> ReadServerFlags(const std::string& name,
                                             int default_port);
+
+// Has --help list the program's own flags (those of `main_file`, a path
+// suffix such as "work_service/main.cc") and the shared ones above. absl's
+// default lists only flags of a file named after the program, which neither
+// service has. Call it before absl::ParseCommandLine.
+void ListServerFlagsInHelp(absl::string_view main_file);
 
 }  // namespace pieces
 

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
       "The front door: hands each request's keys to work_service.\n"
       "Usage: main_service [--port=50051] [--work_address=localhost:50052]\n"
       "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
+  pieces::ListServerFlagsInHelp("main_service/main.cc");
   absl::ParseCommandLine(argc, argv);
   if (absl::Status status =
           pieces::InitEventLog("main_service", absl::GetFlag(FLAGS_log_format));

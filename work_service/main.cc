@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
       "to\n"
       "                    show a defect, see --help=piece)\n"
       "                    [--tls_cert=FILE --tls_key=FILE [--tls_ca=FILE]]");
+  pieces::ListServerFlagsInHelp("work_service/main.cc");
   absl::ParseCommandLine(argc, argv);
   if (absl::Status status =
           pieces::InitEventLog("work_service", absl::GetFlag(FLAGS_log_format));

@@ -33,5 +33,26 @@ TEST(ServerRunnerTest, ASecondServerOnAPortInUseFailsToStart) {
   EXPECT_TRUE(testing::GetStats(*stub).ok());
 }
 
+// --help lists each service's own flags and the shared ones (absl's default
+// lists only those of a file named after the program: none).
+TEST(ServerRunnerTest, HelpListsTheOwnAndTheSharedFlags) {
+  struct Program {
+    std::string path;
+    std::string own_flag;
+  };
+  for (const Program& program :
+       {Program{WorkServiceBinary(), "--max_in_flight"},
+        Program{testing::MainServiceBinary(), "--work_address"}}) {
+    absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+        StartTestProcess(program.path, {"--help"});
+    ASSERT_TRUE(process.ok()) << process.status();
+    ASSERT_TRUE((*process)->AwaitExit(absl::Seconds(60)).ok());
+    EXPECT_THAT((*process)->output(), HasSubstr(program.own_flag + " ("))
+        << program.path;
+    EXPECT_THAT((*process)->output(), HasSubstr("--grace_period ("))
+        << program.path;
+  }
+}
+
 }  // namespace
 }  // namespace pieces
