@@ -29,9 +29,8 @@
 
 #include <string>
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/server_runner.h"
 #include "common/tls.h"
 
