@@ -96,6 +96,13 @@ class AsyncHealthService::WatchCall final : public CompletionTag {
     WriteIfChanged();
   }
 
+  // For NotifyWatchers, which holds the service's lock (the analysis cannot
+  // tell that this watcher's service is that one).
+  void WriteIfChangedLocked() {
+    service_->mu_.AssertHeld();
+    WriteIfChanged();
+  }
+
   // Writes the status if no write is in flight and it is not the one last
   // written.
   void WriteIfChanged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(service_->mu_) {
@@ -199,7 +206,7 @@ AsyncHealthService::Status AsyncHealthService::StatusOf(
 }
 
 void AsyncHealthService::NotifyWatchers() {
-  for (WatchCall* watcher : watchers_) watcher->WriteIfChanged();
+  for (WatchCall* watcher : watchers_) watcher->WriteIfChangedLocked();
 }
 
 std::unique_ptr<grpc::HealthCheckServiceInterface>
