@@ -44,6 +44,15 @@ void DeferredWrites::WriteAll() {
   for (Session* session : sessions) session->WriteDeferred();
 }
 
+void SessionRegistry::AwaitNone() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](absl::flat_hash_set<Session*>* sessions) {
+        return sessions->empty();
+      },
+      &sessions_));
+}
+
 Session::Session(const SessionEnv& env, std::unique_ptr<Call> call)
     : SessionStream(std::move(call)),
       env_(env),

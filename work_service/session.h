@@ -130,6 +130,11 @@ class SessionRegistry {
   // soon as it can. Called once the service is stopping; later calls do
   // nothing more. Does not wait for the writes.
   void Drain() ABSL_LOCKS_EXCLUDED(mu_);
+  // Blocks until no session is open (each has run its OnDone, after which it
+  // starts no gRPC operation, from any thread). For the service's stop,
+  // before its completion queue is shut down: an operation started on a shut
+  // down queue stops the process.
+  void AwaitNone() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   absl::Mutex mu_;

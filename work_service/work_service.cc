@@ -71,9 +71,12 @@ void WorkServiceImpl::TakeEvents() {
 void WorkServiceImpl::StopServing() {
   if (cq_ == nullptr || stopped_) return;
   stopped_ = true;
-  // The server has shut down: every call is over and the request still
-  // pending has come back (or is queued, failed), so the thread sees the
-  // queue drained and returns.
+  // The server has shut down: every call is over and the requests still
+  // pending have come back (or are queued, failed). A session may still
+  // have events queued, and until its OnDone a pool thread may start its
+  // next write: the queue stays open until every session is done. Then the
+  // thread sees the queue drained and returns.
+  if (cq_thread_.joinable()) sessions_.AwaitNone();
   cq_->Shutdown();
   if (cq_thread_.joinable()) {
     cq_thread_.join();
