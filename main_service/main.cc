@@ -53,6 +53,11 @@ ABSL_FLAG(uint32_t, metrics_port, 9451,
           "Serve Prometheus metrics at http://0.0.0.0:PORT/metrics; 0: off");
 ABSL_FLAG(std::string, log_format, "text",
           "The event log on stderr: text, or json (one object per line)");
+ABSL_FLAG(std::string, log_calls, "failed",
+          "Which Run and RunStream calls get a call_end line in the event "
+          "log: all (an access log: a line per call, a write to stderr "
+          "each), failed (those that end with a status other than OK), or "
+          "none; the metrics count every call either way");
 
 int main(int argc, char** argv) {
   pieces::BlockTerminationSignals();
@@ -95,7 +100,15 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  absl::StatusOr<pieces::MainServiceImpl::CallLog> log_calls =
+      pieces::MainServiceImpl::ParseCallLog(absl::GetFlag(FLAGS_log_calls));
+  if (!log_calls.ok()) {
+    absl::FPrintF(stderr, "main_service: %s\n", log_calls.status().message());
+    return 2;
+  }
+
   pieces::MainServiceImpl::Options options;
+  options.log_calls = *log_calls;
   options.work_address = absl::GetFlag(FLAGS_work_address);
   options.resolve_interval = absl::GetFlag(FLAGS_resolve_interval);
   options.max_keys = absl::GetFlag(FLAGS_max_keys);
@@ -140,7 +153,7 @@ int main(int argc, char** argv) {
       absl::StrFormat("main_service: work_address=%s (%s) work_sessions=%d "
                       "work_window=%d work_call_share=%d work_keepalive=%s+%s "
                       "max_keys=%d max_keys_in_progress=%d serving=%s "
-                      "reflection=%s metrics_port=%d",
+                      "reflection=%s metrics_port=%d log_calls=%s",
                       options.work_address, work_security,
                       options.link.sessions, options.link.window,
                       options.link.per_owner,
@@ -148,7 +161,8 @@ int main(int argc, char** argv) {
                       absl::FormatDuration(options.work_keepalive_timeout),
                       options.max_keys, options.max_keys_in_progress,
                       pieces::DescribeServerSecurity(tls),
-                      flags->server.reflection ? "on" : "off", metrics_port),
+                      flags->server.reflection ? "on" : "off", metrics_port,
+                      absl::GetFlag(FLAGS_log_calls)),
       {{"work_address", options.work_address},
        {"work_security", work_security},
        {"resolve_interval_s", absl::ToDoubleSeconds(options.resolve_interval)},
@@ -163,6 +177,7 @@ int main(int argc, char** argv) {
        {"serving", pieces::DescribeServerSecurity(tls)},
        {"reflection", flags->server.reflection},
        {"metrics_port", uint64_t{metrics_port}},
+       {"log_calls", absl::GetFlag(FLAGS_log_calls)},
        {"grace_period_s", absl::ToDoubleSeconds(flags->server.grace_period)}});
   absl::StatusOr<std::unique_ptr<pieces::MainServiceImpl>> service =
       pieces::MainServiceImpl::Create(options);

@@ -22,31 +22,34 @@
 namespace pieces {
 namespace {
 
-// What a call's end is logged with: who called, how many keys, how many
-// results were values and how many errors.
+// What a call's end is logged with: how many keys, how many results were
+// values and how many errors.
 struct CallSummary {
-  std::string peer;
   uint64_t keys = 0;
   uint64_t values = 0;
   uint64_t errors = 0;
 };
 
-// Counts the call in the metrics and logs its end (one line per call).
-void EndCall(MainMetrics* metrics, MainMetrics::Method method, int64_t start,
+// Counts the call in the metrics and, as --log_calls says, logs its end (one
+// line per call). `context` is the call's: the peer is read only for a line.
+void EndCall(const MainServiceImpl& service, MainMetrics::Method method,
+             int64_t start, const grpc::CallbackServerContext& context,
              const CallSummary& call, const grpc::Status& status) {
-  metrics->CallEnded(method, status.error_code(), start);
+  service.metrics()->CallEnded(method, status.error_code(), start);
+  if (!service.LogsCallEnd(status)) return;
   const char* name = method == MainMetrics::kRun ? "Run" : "RunStream";
   const char* code = MainMetrics::CodeName(status.error_code());
   const double seconds = static_cast<double>(MainMetrics::Now() - start) / 1e9;
+  const std::string peer = context.peer();
   LogEvent("call_end",
-           absl::StrCat("main_service: ", name, " from ", call.peer, ": ",
-                        call.keys, " keys, ", call.values, " values, ",
-                        call.errors, " errors, ", code, status.ok() ? "" : " (",
+           absl::StrCat("main_service: ", name, " from ", peer, ": ", call.keys,
+                        " keys, ", call.values, " values, ", call.errors,
+                        " errors, ", code, status.ok() ? "" : " (",
                         status.ok() ? "" : status.error_message(),
                         status.ok() ? "" : ")", " in ",
                         absl::StrFormat("%.3f", seconds), "s"),
            {{"method", name},
-            {"peer", call.peer},
+            {"peer", peer},
             {"keys", call.keys},
             {"values", call.values},
             {"errors", call.errors},
@@ -63,9 +66,9 @@ class RunCall final : public grpc::ServerUnaryReactor, public Call {
   RunCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
           const v1::RunRequest* request, v1::RunReply* reply)
       : Call(service->replicas(), service->counters(), service->budget()),
-        metrics_(service->metrics().get()),
+        service_(service),
+        context_(context),
         reply_(reply) {
-    summary_.peer = context->peer();
     summary_.keys = static_cast<uint64_t>(request->keys_size());
     if (grpc::Status status = service->Admit(*context, *request, *this);
         !status.ok()) {
@@ -104,12 +107,14 @@ class RunCall final : public grpc::ServerUnaryReactor, public Call {
       absl::MutexLock lock(&mu_);
       summary = summary_;
     }
-    EndCall(metrics_, MainMetrics::kRun, start_, summary, status);
+    EndCall(*service_, MainMetrics::kRun, start_, *context_, summary, status);
     Finish(status);
   }
 
   const int64_t start_ = MainMetrics::Now();
-  MainMetrics* const metrics_;
+  const MainServiceImpl* const service_;
+  // Valid until OnDone, which comes after Finish.
+  const grpc::CallbackServerContext* const context_;
   v1::RunReply* const reply_;
   CallSummary summary_ ABSL_GUARDED_BY(mu_);
 };
@@ -126,9 +131,9 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
   RunStreamCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
                 const v1::RunRequest* request)
       : Call(service->replicas(), service->counters(), service->budget()),
-        metrics_(service->metrics().get()),
+        service_(service),
+        context_(context),
         keys_(request->keys_size()) {
-    summary_.peer = context->peer();
     summary_.keys = keys_;
     if (grpc::Status status = service->Admit(*context, *request, *this);
         !status.ok()) {
@@ -220,7 +225,8 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
       absl::MutexLock lock(&mu_);
       summary = summary_;
     }
-    EndCall(metrics_, MainMetrics::kRunStream, start_, summary, status);
+    EndCall(*service_, MainMetrics::kRunStream, start_, *context_, summary,
+            status);
     Finish(status);
   }
 
@@ -232,7 +238,9 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
   };
 
   const int64_t start_ = MainMetrics::Now();
-  MainMetrics* const metrics_;
+  const MainServiceImpl* const service_;
+  // Valid until OnDone, which comes after Finish.
+  const grpc::CallbackServerContext* const context_;
   const uint64_t keys_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   // Touched only while writing_, and by OnWriteDone.
@@ -392,6 +400,27 @@ MainServiceImpl::MainServiceImpl(const Options& options,
   // Stateless, and never freed: it outlives every service.
   static RunArenaAllocator* const allocator = new RunArenaAllocator;
   SetMessageAllocatorFor_Run(allocator);
+}
+
+bool MainServiceImpl::LogsCallEnd(const grpc::Status& status) const {
+  switch (options_.log_calls) {
+    case CallLog::kAll:
+      return true;
+    case CallLog::kFailed:
+      return !status.ok();
+    case CallLog::kNone:
+      return false;
+  }
+  return true;
+}
+
+absl::StatusOr<MainServiceImpl::CallLog> MainServiceImpl::ParseCallLog(
+    absl::string_view name) {
+  if (name == "all") return CallLog::kAll;
+  if (name == "failed") return CallLog::kFailed;
+  if (name == "none") return CallLog::kNone;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--log_calls is '", name, "'; give all, failed or none"));
 }
 
 grpc::Status MainServiceImpl::Admit(const grpc::CallbackServerContext& context,

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "main_service/call.h"
@@ -30,6 +31,16 @@ namespace pieces {
 
 class MainServiceImpl final : public v1::MainService::CallbackService {
  public:
+  // Which ends of Run and RunStream calls are logged (event call_end); the
+  // metrics count every call whatever this says.
+  enum class CallLog {
+    kAll,     // Every call: an access log, one line per call.
+    kFailed,  // Calls that end with a status other than OK.
+    kNone,
+  };
+  // "all", "failed" or "none"; INVALID_ARGUMENT, saying so, otherwise.
+  static absl::StatusOr<CallLog> ParseCallLog(absl::string_view name);
+
   struct Options {
     // Where the work service replicas listen: "host:port[,host:port...]",
     // each host a name that may resolve to several addresses (see
@@ -51,6 +62,7 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
     // HTTP/2 keepalive towards each replica (see work_replicas.h).
     absl::Duration work_keepalive_time = absl::Seconds(1);
     absl::Duration work_keepalive_timeout = absl::Seconds(2);
+    CallLog log_calls = CallLog::kFailed;
   };
 
   // INVALID_ARGUMENT when options.work_address is malformed.
@@ -78,6 +90,9 @@ class MainServiceImpl final : public v1::MainService::CallbackService {
   // (RESOURCE_EXHAUSTED if they do not fit).
   grpc::Status Admit(const grpc::CallbackServerContext& context,
                      const v1::RunRequest& request, Call& call);
+
+  // Whether a call that ends with `status` is logged (Options::log_calls).
+  bool LogsCallEnd(const grpc::Status& status) const;
 
   WorkReplicas* replicas() { return replicas_.get(); }
   Call::Counters* counters() { return &counters_; }

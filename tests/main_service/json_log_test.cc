@@ -1,6 +1,7 @@
-// --log_format=json through the real binaries: every line either program
-// writes, from start-up to the end of its drain, is one JSON object with the
-// fixed keys (README.md, Logs), and the events an operator needs are there.
+// The event log through the real binaries. --log_format=json: every line
+// either program writes, from start-up to the end of its drain, is one JSON
+// object with the fixed keys (README.md, Logs), and the events an operator
+// needs are there. --log_calls: which calls get a call_end line.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,8 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/main_client.h"
 #include "tests/testing/test_process.h"
@@ -21,7 +25,9 @@ namespace {
 using ::pieces::testing::CallRun;
 using ::pieces::testing::NewMainStub;
 using ::pieces::testing::StartMainServiceOrFail;
+using ::pieces::testing::StartTestProcess;
 using ::pieces::testing::StartWorkServiceOrFail;
+using ::testing::HasSubstr;
 
 // Checks `output` with Python's json module: each line an object with the
 // fixed keys, `program` = `program`; prints the events, one per line.
@@ -75,8 +81,9 @@ TEST(JsonLogTest, EveryLineOfBothProgramsIsAnObjectWithTheFixedKeys) {
   ServiceProcess work =
       StartWorkServiceOrFail({"--log_format=json", "--threads=1"});
   ASSERT_NE(work.process, nullptr);
-  ServiceProcess main = StartMainServiceOrFail(
-      {"--log_format=json", absl::StrCat("--work_address=", work.address)});
+  ServiceProcess main =
+      StartMainServiceOrFail({"--log_format=json", "--log_calls=all",
+                              absl::StrCat("--work_address=", work.address)});
   ASSERT_NE(main.process, nullptr);
   auto stub = NewMainStub(main.address);
   v1::RunReply reply;
@@ -110,6 +117,66 @@ TEST(JsonLogTest, EveryLineOfBothProgramsIsAnObjectWithTheFixedKeys) {
   int calls = 0;
   for (const std::string& e : main_events) calls += e == "call_end";
   EXPECT_EQ(calls, 2);
+}
+
+// The call_end lines main_service wrote in `output` (text format).
+std::vector<std::string> CallEndLines(const std::string& output) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (absl::StrContains(line, "main_service: Run from")) {
+      lines.emplace_back(line);
+    }
+  }
+  return lines;
+}
+
+// One OK Run and one refused (no keys) under each --log_calls: all logs both,
+// failed (the default) only the refused one, none neither; the metrics count
+// both either way.
+TEST(JsonLogTest, LogCallsChoosesWhichCallsAreLogged) {
+  ServiceProcess work = StartWorkServiceOrFail({"--threads=1"});
+  ASSERT_NE(work.process, nullptr);
+  struct Case {
+    std::vector<std::string> flags;
+    size_t lines;
+  };
+  for (const Case& c :
+       {Case{{"--log_calls=all"}, 2}, Case{{}, 1},
+        Case{{"--log_calls=failed"}, 1}, Case{{"--log_calls=none"}, 0}}) {
+    SCOPED_TRACE(absl::StrJoin(c.flags, " "));
+    std::vector<std::string> flags = c.flags;
+    flags.push_back(absl::StrCat("--work_address=", work.address));
+    ServiceProcess main = StartMainServiceOrFail(flags);
+    ASSERT_NE(main.process, nullptr);
+    auto stub = NewMainStub(main.address);
+    v1::RunReply reply;
+    ASSERT_TRUE(CallRun(*stub, {1, 2, 1}, &reply).ok());
+    EXPECT_EQ(CallRun(*stub, std::vector<uint64_t>{}, &reply).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    // Its drain ends after every call has ended and been logged.
+    main.process->Signal(SIGTERM);
+    absl::StatusOr<int> exit_code = main.process->AwaitExit(absl::Seconds(30));
+    ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+    EXPECT_EQ(*exit_code, 0);
+    const std::vector<std::string> lines = CallEndLines(main.process->output());
+    EXPECT_EQ(lines.size(), c.lines) << main.process->output();
+    if (c.lines == 1) {
+      EXPECT_THAT(lines[0], HasSubstr("INVALID_ARGUMENT"));
+    } else if (c.lines == 2) {
+      EXPECT_THAT(lines[0], HasSubstr("3 keys, 3 values"));
+    }
+  }
+}
+
+TEST(JsonLogTest, AnUnknownLogCallsValueStopsTheProgram) {
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process = StartTestProcess(
+      ::pieces::testing::MainServiceBinary(), {"--port=0", "--log_calls=some"});
+  ASSERT_TRUE(process.ok()) << process.status();
+  absl::StatusOr<int> exit_code = (*process)->AwaitExit(absl::Seconds(20));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 2);
+  EXPECT_THAT((*process)->output(),
+              HasSubstr("--log_calls is 'some'; give all, failed or none"));
 }
 
 }  // namespace
