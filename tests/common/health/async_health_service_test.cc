@@ -145,6 +145,29 @@ TEST(AsyncHealthServiceTest, WatchSendsTheStatusThenEachChange) {
   EXPECT_EQ(watch.Next(), "NOT_SERVING");
 }
 
+// A change made while the watcher is still writing the previous one is
+// written when that write completes, so a watcher always ends on the latest
+// status. Each trial watches a new name (first SERVICE_UNKNOWN), then sets it
+// SERVING and at once NOT_SERVING: the second change comes while SERVING (or
+// SERVICE_UNKNOWN) is being written, unless the server's thread took the
+// write's completion in between, which is rare; a watcher that lost it would
+// wait for NOT_SERVING until the call's deadline. 20 trials, so that the
+// rare interleaving cannot hide a lost change in all of them.
+TEST(AsyncHealthServiceTest, AChangeDuringAWriteIsWrittenAfterIt) {
+  HealthServer server;
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::string name = "pieces.v1.Trial" + std::to_string(trial);
+    Watch watch(server.stub(), name);
+    ASSERT_EQ(watch.Next(), "SERVICE_UNKNOWN");
+    server.service().SetServingStatus(name, true);
+    server.service().SetServingStatus(name, false);
+    // SERVING may be merged away; NOT_SERVING must come.
+    std::string status = watch.Next();
+    if (status == "SERVING") status = watch.Next();
+    ASSERT_EQ(status, "NOT_SERVING") << "trial " << trial;
+  }
+}
+
 TEST(AsyncHealthServiceTest, WatchOfAnUnknownNameSeesItBecomeKnown) {
   HealthServer server;
   Watch watch(server.stub(), "pieces.v1.WorkService");
