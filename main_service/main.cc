@@ -109,6 +109,9 @@ int main(int argc, char** argv) {
 
   pieces::MainServiceImpl::Options options;
   options.log_calls = *log_calls;
+  // At the end of the drain, the shared sessions to the replicas get as long
+  // again to send Exit and hear Exited.
+  options.close_timeout = flags->server.grace_period;
   options.work_address = absl::GetFlag(FLAGS_work_address);
   options.resolve_interval = absl::GetFlag(FLAGS_resolve_interval);
   options.max_keys = absl::GetFlag(FLAGS_max_keys);
@@ -212,9 +215,11 @@ int main(int argc, char** argv) {
 
   pieces::ServerOptions& server = flags->server;
   server.credentials = *server_credentials;
+  // Every method is served on the service's own queue; once every call has
+  // ended, its StopServing sends Exit on each shared session and awaits the
+  // replicas' Exited.
+  server.async_services = {service->get()};
   absl::Status status = pieces::RunServer(server, {service->get()});
-  // Every call has ended: Exit on each shared session, and its Exited.
-  (*service)->CloseLinks(absl::Now() + server.grace_period);
   if (!status.ok()) {
     // The message names the program already.
     absl::FPrintF(stderr, "%s\n", status.message());

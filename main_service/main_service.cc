@@ -12,12 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "common/completion_tag.h"
 #include "common/grpc_status.h"
 #include "common/logging/event_log.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
-#include "grpcpp/support/message_allocator.h"
 
 namespace pieces {
 namespace {
@@ -33,7 +33,7 @@ struct CallSummary {
 // Counts the call in the metrics and, as --log_calls says, logs its end (one
 // line per call). `context` is the call's: the peer is read only for a line.
 void EndCall(const MainServiceImpl& service, MainMetrics::Method method,
-             int64_t start, const grpc::CallbackServerContext& context,
+             int64_t start, const grpc::ServerContextBase& context,
              const CallSummary& call, const grpc::Status& status) {
   service.metrics()->CallEnded(method, status.error_code(), start);
   if (!service.LogsCallEnd(status)) return;
@@ -58,35 +58,116 @@ void EndCall(const MainServiceImpl& service, MainMetrics::Method method,
             {"duration_s", seconds}});
 }
 
-// A Run call: results gathered in request order, answered all at once.
-// Threads: see call.h; Take writes its own element of the reply (made in
-// advance), under the call's lock.
-class RunCall final : public grpc::ServerUnaryReactor, public Call {
- public:
-  RunCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
-          const v1::RunRequest* request, v1::RunReply* reply)
+// What Run and RunStream share as async calls on the service's queue: the
+// call's context, its arrival (the object is its request's tag), gRPC's done
+// notification (a call the caller cancelled, or whose deadline passed, is
+// aborted), and its end: it is counted and perhaps logged (EndCall), and gRPC
+// is done with it once its Finish and the done notification have both come.
+// Threads: its events on the queue's thread; Take and End as call.h says.
+class ServedCall : public Call, public CompletionTag {
+ protected:
+  ServedCall(MainServiceImpl* service, MainMetrics::Method method)
       : Call(service->replicas(), service->counters(), service->budget()),
         service_(service),
-        context_(context),
-        reply_(reply) {
-    summary_.keys = static_cast<uint64_t>(request->keys_size());
-    if (grpc::Status status = service->Admit(*context, *request, *this);
+        method_(method) {
+    context_.AsyncNotifyWhenDone(&done_);
+  }
+
+  // The request's tag: the queue's thread casts each tag to CompletionTag,
+  // which is not this object's first base.
+  CompletionTag* tag() { return this; }
+
+  // The call has arrived: take it up. The next call is requested already.
+  virtual void Arrived() = 0;
+  // The next call of the method, to be requested.
+  virtual void AwaitNext() = 0;
+
+  // The request's event: the call came, or the server shuts down and none
+  // did (then no done notification comes either).
+  void Complete(bool ok) override {
+    if (!ok) {
+      ReactorDone();
+      return;
+    }
+    AwaitNext();
+    start_ = MainMetrics::Now();
+    Arrived();
+  }
+
+  // Counts and logs the call's end; the subclass then finishes it, with
+  // finished_ as the Finish's tag. With no lock held.
+  void Record(const grpc::Status& status) {
+    CallSummary summary;
+    {
+      absl::MutexLock lock(&mu_);
+      summary = summary_;
+    }
+    EndCall(*service_, method_, start_, context_, summary, status);
+  }
+
+  grpc::ServerContext context_;
+  MemberTag<ServedCall> finished_{this, &ServedCall::FinishCame};
+  CallSummary summary_ ABSL_GUARDED_BY(mu_);
+  MainServiceImpl* const service_;
+
+ private:
+  void FinishCame(bool /*ok*/) {
+    finish_came_ = true;
+    if (done_came_) ReactorDone();
+  }
+  void DoneCame(bool /*ok*/) {
+    done_came_ = true;
+    if (context_.IsCancelled()) {
+      Abort(
+          grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+    }
+    if (finish_came_) ReactorDone();
+  }
+
+  const MainMetrics::Method method_;
+  int64_t start_ = 0;
+  MemberTag<ServedCall> done_{this, &ServedCall::DoneCame};
+  // Set on the queue's thread only.
+  bool finish_came_ = false;
+  bool done_came_ = false;
+};
+
+// A Run call: results gathered in request order, answered all at once. The
+// request and the reply live on a protobuf arena of the call's own, freed in
+// one piece: a 100-key reply is 100 Result messages, which on the heap cost
+// a malloc and a free each.
+// Threads: see ServedCall; Take writes its own element of the reply (made in
+// advance), under the call's lock.
+class RunCall final : public ServedCall {
+ public:
+  explicit RunCall(MainServiceImpl* service)
+      : ServedCall(service, MainMetrics::kRun),
+        request_(
+            google::protobuf::Arena::CreateMessage<v1::RunRequest>(&arena_)),
+        reply_(google::protobuf::Arena::CreateMessage<v1::RunReply>(&arena_)) {
+    service->RequestRun(&context_, request_, &responder_, service->cq(),
+                        service->cq(), tag());
+  }
+
+ private:
+  void AwaitNext() override { service_->AwaitRun(); }
+
+  void Arrived() override {
+    {
+      absl::MutexLock lock(&mu_);
+      summary_.keys = static_cast<uint64_t>(request_->keys_size());
+    }
+    if (grpc::Status status = service_->Admit(context_, *request_, *this);
         !status.ok()) {
       FinishCall(status);
       return;
     }
-    const int n = request->keys_size();
+    const int n = request_->keys_size();
     reply_->mutable_results()->Reserve(n);
     for (int i = 0; i < n; ++i) reply_->add_results();
-    Start(request->keys());
+    Start(request_->keys());
   }
 
-  void OnCancel() override {
-    Abort(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
-  }
-  void OnDone() override { ReactorDone(); }
-
- private:
   void Take(ReplicaLink* /*link*/, v1::Result* result) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ++(result->has_error() ? summary_.errors : summary_.values);
@@ -100,50 +181,50 @@ class RunCall final : public grpc::ServerUnaryReactor, public Call {
     FinishCall(status);
   }
 
-  // With no lock held.
+  // With no lock held. The reply is sent only with OK.
   void FinishCall(const grpc::Status& status) {
-    CallSummary summary;
-    {
-      absl::MutexLock lock(&mu_);
-      summary = summary_;
-    }
-    EndCall(*service_, MainMetrics::kRun, start_, *context_, summary, status);
-    Finish(status);
+    Record(status);
+    responder_.Finish(*reply_, status, &finished_);
   }
 
-  const int64_t start_ = MainMetrics::Now();
-  const MainServiceImpl* const service_;
-  // Valid until OnDone, which comes after Finish.
-  const grpc::CallbackServerContext* const context_;
+  google::protobuf::Arena arena_;
+  v1::RunRequest* const request_;
   v1::RunReply* const reply_;
-  CallSummary summary_ ABSL_GUARDED_BY(mu_);
+  grpc::ServerAsyncResponseWriter<v1::RunReply> responder_{&context_};
 };
 
 // A RunStream call: each result is forwarded as it arrives, through a write
 // queue with one write in flight, then one Exited. The call finishes once it
 // has ended and every queued message is written.
-// Threads: as RunCall, plus OnWriteDone on gRPC's threads. The queue is
-// guarded by the call's mu_; StartWrite and Finish are called with it
-// released, because gRPC may run a reaction inline from them.
-class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
-                            public Call {
+// Threads: as ServedCall, plus the writes' events on the queue's thread. The
+// write queue is guarded by the call's mu_; Write and Finish are started
+// with it released.
+class RunStreamCall final : public ServedCall {
  public:
-  RunStreamCall(MainServiceImpl* service, grpc::CallbackServerContext* context,
-                const v1::RunRequest* request)
-      : Call(service->replicas(), service->counters(), service->budget()),
-        service_(service),
-        context_(context),
-        keys_(request->keys_size()) {
-    summary_.keys = keys_;
-    if (grpc::Status status = service->Admit(*context, *request, *this);
+  explicit RunStreamCall(MainServiceImpl* service)
+      : ServedCall(service, MainMetrics::kRunStream) {
+    service->RequestRunStream(&context_, &request_, &writer_, service->cq(),
+                              service->cq(), tag());
+  }
+
+ private:
+  void AwaitNext() override { service_->AwaitRunStream(); }
+
+  void Arrived() override {
+    keys_ = static_cast<uint64_t>(request_.keys_size());
+    {
+      absl::MutexLock lock(&mu_);
+      summary_.keys = keys_;
+    }
+    if (grpc::Status status = service_->Admit(context_, request_, *this);
         !status.ok()) {
       FinishCall(status);
       return;
     }
-    Start(request->keys());
+    Start(request_.keys());
   }
 
-  void OnWriteDone(bool ok) override {
+  void WriteCame(bool ok) {
     // out_link_ is touched only by the write path.
     if (ok && out_link_ != nullptr) out_link_->Release(this, 1);
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -159,12 +240,6 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
     }
   }
 
-  void OnCancel() override {
-    Abort(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
-  }
-  void OnDone() override { ReactorDone(); }
-
- private:
   // Each result keeps its place in the call's share on its replica until it
   // is written: a caller who does not read stops the call's units from being
   // sent, so main holds at most --work_call_share results per replica for it.
@@ -209,25 +284,19 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
         queue_.pop_front();
         writing_ = true;
         write = true;
-      } else if (!writing_ && end_status_.has_value() && !finished_) {
-        finished_ = true;
+      } else if (!writing_ && end_status_.has_value() && !finished_call_) {
+        finished_call_ = true;
         finish = *end_status_;
       }
     }
-    if (write) StartWrite(&out_);
+    if (write) writer_.Write(out_, &written_);
     if (finish.has_value()) FinishCall(*finish);
   }
 
-  // With no lock held.
+  // With no lock held, and no write in flight.
   void FinishCall(const grpc::Status& status) {
-    CallSummary summary;
-    {
-      absl::MutexLock lock(&mu_);
-      summary = summary_;
-    }
-    EndCall(*service_, MainMetrics::kRunStream, start_, *context_, summary,
-            status);
-    Finish(status);
+    Record(status);
+    writer_.Finish(status, &finished_);
   }
 
   // A message to write, and the link whose result it carries (null for the
@@ -237,20 +306,18 @@ class RunStreamCall final : public grpc::ServerWriteReactor<v1::ResultMsg>,
     ReplicaLink* link = nullptr;
   };
 
-  const int64_t start_ = MainMetrics::Now();
-  const MainServiceImpl* const service_;
-  // Valid until OnDone, which comes after Finish.
-  const grpc::CallbackServerContext* const context_;
-  const uint64_t keys_;
+  v1::RunRequest request_;
+  grpc::ServerAsyncWriter<v1::ResultMsg> writer_{&context_};
+  MemberTag<RunStreamCall> written_{this, &RunStreamCall::WriteCame};
+  uint64_t keys_ = 0;  // Set when the call arrives.
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
-  // Touched only while writing_, and by OnWriteDone.
+  // Touched only while writing_, and by WriteCame.
   v1::ResultMsg out_;
   ReplicaLink* out_link_ = nullptr;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_call_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> end_status_ ABSL_GUARDED_BY(mu_);
-  CallSummary summary_ ABSL_GUARDED_BY(mu_);
 };
 
 // Adds every (uint64) field of `from` to the same field of `to`.
@@ -268,73 +335,92 @@ void AddStats(const v1::Stats& from, v1::Stats* to) {
   }
 }
 
-// A GetClusterStats call: one GetStats per replica, in parallel.
-// Threads: the constructor on gRPC's thread for the call; each GetStats
-// callback on gRPC's threads, concurrently, each writing its own slot; the
-// last one (by the atomic count) reads them all and finishes.
-class ClusterStatsCall final : public grpc::ServerUnaryReactor {
+// A GetClusterStats call: one GetStats per replica, in parallel, on the
+// service's queue; answered when the last has come; freed when the answer
+// has gone (or no call came: the server shuts down).
+// Threads: every event on the queue's thread.
+class ClusterStatsCall final : public CompletionTag {
  public:
-  ClusterStatsCall(MainServiceImpl* service,
-                   grpc::CallbackServerContext* context,
-                   v1::ClusterStats* reply)
-      : view_(service->replicas()->View()),
-        reply_(reply),
-        slots_(view_->replicas.size()),
-        pending_(view_->replicas.size()) {
-    reply_->set_units_resent(
-        service->counters()->units_resent.load(std::memory_order_relaxed));
-    reply_->set_keys_in_progress(service->budget()->held());
+  explicit ClusterStatsCall(MainServiceImpl* service) : service_(service) {
+    service->RequestGetClusterStats(&context_, &request_, &responder_,
+                                    service->cq(), service->cq(), this);
+  }
+
+  // The call came (ok), or the server shuts down and none did; or the
+  // answer has gone.
+  void Complete(bool ok) override {
+    if (!ok || answered_) {
+      delete this;
+      return;
+    }
+    service_->AwaitClusterStats();
+    view_ = service_->replicas()->View();
+    reply_.set_units_resent(
+        service_->counters()->units_resent.load(std::memory_order_relaxed));
+    reply_.set_keys_in_progress(service_->budget()->held());
+    slots_ = std::vector<Slot>(view_->replicas.size());
+    pending_ = slots_.size();
     if (slots_.empty()) {
-      Fill();
+      Answer();
       return;
     }
     const auto deadline =
-        std::min(context->deadline(),
+        std::min(context_.deadline(),
                  std::chrono::system_clock::now() + std::chrono::seconds(2));
     for (size_t i = 0; i < slots_.size(); ++i) {
       Slot& slot = slots_[i];
+      slot.call = this;
       slot.context.set_deadline(deadline);
-      view_->replicas[i]->stub->async()->GetStats(
-          &slot.context, &request_, &slot.stats, [this, i](grpc::Status s) {
-            slots_[i].status = std::move(s);
-            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) Fill();
-          });
+      slot.reader = view_->replicas[i]->stub->PrepareAsyncGetStats(
+          &slot.context, v1::GetStatsRequest(), service_->cq());
+      slot.reader->StartCall();
+      slot.reader->Finish(&slot.stats, &slot.status,
+                          static_cast<CompletionTag*>(&slot));
     }
   }
 
-  void OnDone() override { delete this; }
-
  private:
-  struct Slot {
+  // One replica's GetStats; its tag.
+  struct Slot final : CompletionTag {
+    void Complete(bool /*ok*/) override {
+      if (--call->pending_ == 0) call->Answer();
+    }
+    ClusterStatsCall* call = nullptr;
     grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::Stats>> reader;
     v1::Stats stats;
     grpc::Status status;
   };
 
-  void Fill() {
+  void Answer() {
     for (size_t i = 0; i < slots_.size(); ++i) {
       const WorkReplica& replica = *view_->replicas[i];
-      v1::ReplicaStats* out = reply_->add_replicas();
+      v1::ReplicaStats* out = reply_.add_replicas();
       out->set_address(replica.name);
       out->set_target(replica.target);
       out->set_routable(!view_->down[i]);
       if (slots_[i].status.ok()) {
         *out->mutable_stats() = slots_[i].stats;
-        AddStats(slots_[i].stats, reply_->mutable_total());
-        reply_->set_replicas_answered(reply_->replicas_answered() + 1);
+        AddStats(slots_[i].stats, reply_.mutable_total());
+        reply_.set_replicas_answered(reply_.replicas_answered() + 1);
       } else {
         out->mutable_error()->set_code(slots_[i].status.error_code());
         out->mutable_error()->set_message(slots_[i].status.error_message());
       }
     }
-    Finish(grpc::Status::OK);
+    answered_ = true;
+    responder_.Finish(reply_, grpc::Status::OK, this);
   }
 
-  const std::shared_ptr<const ReplicaView> view_;
-  v1::ClusterStats* const reply_;
-  const v1::GetStatsRequest request_;
+  MainServiceImpl* const service_;
+  grpc::ServerContext context_;
+  v1::GetClusterStatsRequest request_;
+  v1::ClusterStats reply_;
+  grpc::ServerAsyncResponseWriter<v1::ClusterStats> responder_{&context_};
+  std::shared_ptr<const ReplicaView> view_;
   std::vector<Slot> slots_;
-  std::atomic<size_t> pending_;
+  size_t pending_ = 0;
+  bool answered_ = false;
 };
 
 }  // namespace
@@ -346,60 +432,60 @@ absl::StatusOr<std::unique_ptr<MainServiceImpl>> MainServiceImpl::Create(
   replica_options.credentials = options.work_credentials;
   replica_options.resolve_interval = options.resolve_interval;
   replica_options.link = options.link;
+  // The sessions complete on the server's queue, made when the server is
+  // built (AddCompletionQueues), before any call can send a unit.
+  auto queue = std::make_shared<EventQueue>();
+  replica_options.link.queue = queue;
   replica_options.keepalive_time = options.work_keepalive_time;
   replica_options.keepalive_timeout = options.work_keepalive_timeout;
   absl::StatusOr<std::unique_ptr<WorkReplicas>> replicas =
       WorkReplicas::Create(std::move(replica_options));
   if (!replicas.ok()) return replicas.status();
   return std::unique_ptr<MainServiceImpl>(
-      new MainServiceImpl(options, *std::move(replicas)));
+      new MainServiceImpl(options, *std::move(replicas), std::move(queue)));
 }
-
-void MainServiceImpl::CloseLinks(absl::Time deadline) {
-  replicas_->CloseLinks(deadline);
-}
-
-namespace {
-
-// Each Run's request and reply on a protobuf arena of the call's own, freed
-// in one piece when the call is done: a 100-key reply is 100 Result
-// messages, which on the heap cost a malloc and a free each.
-class RunArenaAllocator final
-    : public grpc::MessageAllocator<v1::RunRequest, v1::RunReply> {
- public:
-  grpc::MessageHolder<v1::RunRequest, v1::RunReply>* AllocateMessages()
-      override {
-    return new Holder;
-  }
-
- private:
-  class Holder final
-      : public grpc::MessageHolder<v1::RunRequest, v1::RunReply> {
-   public:
-    Holder() {
-      set_request(
-          google::protobuf::Arena::CreateMessage<v1::RunRequest>(&arena_));
-      set_response(
-          google::protobuf::Arena::CreateMessage<v1::RunReply>(&arena_));
-    }
-    void Release() override { delete this; }
-
-   private:
-    google::protobuf::Arena arena_;
-  };
-};
-
-}  // namespace
 
 MainServiceImpl::MainServiceImpl(const Options& options,
-                                 std::unique_ptr<WorkReplicas> replicas)
+                                 std::unique_ptr<WorkReplicas> replicas,
+                                 std::shared_ptr<EventQueue> queue)
     : options_(options),
+      queue_(std::move(queue)),
       replicas_(std::move(replicas)),
       budget_(options.max_keys_in_progress),
-      metrics_(std::make_shared<MainMetrics>(replicas_.get(), &counters_)) {
-  // Stateless, and never freed: it outlives every service.
-  static RunArenaAllocator* const allocator = new RunArenaAllocator;
-  SetMessageAllocatorFor_Run(allocator);
+      metrics_(std::make_shared<MainMetrics>(replicas_.get(), &counters_)) {}
+
+MainServiceImpl::~MainServiceImpl() { StopServing(); }
+
+void MainServiceImpl::AddCompletionQueues(grpc::ServerBuilder& builder) {
+  cq_ = builder.AddCompletionQueue();
+  queue_->Set(cq_.get());
+}
+
+void MainServiceImpl::StartServing() {
+  AwaitRun();
+  AwaitRunStream();
+  AwaitClusterStats();
+  health_.StartServing(cq_.get());
+  cq_thread_ = std::thread([this] { queue_->TakeEvents(); });
+}
+
+void MainServiceImpl::AwaitRun() { new RunCall(this); }
+void MainServiceImpl::AwaitRunStream() { new RunStreamCall(this); }
+void MainServiceImpl::AwaitClusterStats() { new ClusterStatsCall(this); }
+
+void MainServiceImpl::StopServing() {
+  if (cq_ == nullptr || stopped_) return;
+  stopped_ = true;
+  // Every call is over; their units may still be out. Exit on each shared
+  // session, once its units are answered, and each replica's Exited: every
+  // session is over when this returns, so nothing starts on the queue after.
+  replicas_->CloseLinks(absl::Now() + options_.close_timeout);
+  cq_->Shutdown();
+  if (cq_thread_.joinable()) {
+    cq_thread_.join();
+  } else {
+    queue_->TakeEvents();  // The server did not start: nothing was asked.
+  }
 }
 
 bool MainServiceImpl::LogsCallEnd(const grpc::Status& status) const {
@@ -423,7 +509,7 @@ absl::StatusOr<MainServiceImpl::CallLog> MainServiceImpl::ParseCallLog(
       absl::StrCat("--log_calls is '", name, "'; give all, failed or none"));
 }
 
-grpc::Status MainServiceImpl::Admit(const grpc::CallbackServerContext& context,
+grpc::Status MainServiceImpl::Admit(const grpc::ServerContextBase& context,
                                     const v1::RunRequest& request, Call& call) {
   if (absl::Status status = Validate(context, request); !status.ok()) {
     return ToGrpcStatus(status);
@@ -431,9 +517,8 @@ grpc::Status MainServiceImpl::Admit(const grpc::CallbackServerContext& context,
   return call.Admit(static_cast<size_t>(request.keys_size()));
 }
 
-absl::Status MainServiceImpl::Validate(
-    const grpc::CallbackServerContext& context,
-    const v1::RunRequest& request) const {
+absl::Status MainServiceImpl::Validate(const grpc::ServerContextBase& context,
+                                       const v1::RunRequest& request) const {
   if (context.deadline() <= std::chrono::system_clock::now()) {
     // Nothing is sent to work_service for a caller that no longer waits.
     return absl::DeadlineExceededError(
@@ -450,23 +535,6 @@ absl::Status MainServiceImpl::Validate(
                      " per request (--max_keys)"));
   }
   return absl::OkStatus();
-}
-
-grpc::ServerUnaryReactor* MainServiceImpl::Run(
-    grpc::CallbackServerContext* context, const v1::RunRequest* request,
-    v1::RunReply* reply) {
-  return new RunCall(this, context, request, reply);  // Deletes itself.
-}
-
-grpc::ServerWriteReactor<v1::ResultMsg>* MainServiceImpl::RunStream(
-    grpc::CallbackServerContext* context, const v1::RunRequest* request) {
-  return new RunStreamCall(this, context, request);  // Deletes itself.
-}
-
-grpc::ServerUnaryReactor* MainServiceImpl::GetClusterStats(
-    grpc::CallbackServerContext* context,
-    const v1::GetClusterStatsRequest* /*request*/, v1::ClusterStats* reply) {
-  return new ClusterStatsCall(this, context, reply);  // Deletes itself.
 }
 
 }  // namespace pieces

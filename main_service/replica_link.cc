@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/completion_tag.h"
 
 namespace pieces {
 namespace {
@@ -13,32 +14,25 @@ constexpr size_t kMaxBatch = 512;
 
 }  // namespace
 
-// One Process session. Its state is guarded by the link's mu_, except `in`
-// (only the read path touches it) and `out` (only while a write is in
-// flight, or under mu_ while none is). A session holds the link alive, and
-// holds off its own OnDone (AddHold) until its read has ended and no
-// operation decided under mu_ is still to start.
-class ReplicaLink::Session final
-    : public grpc::ClientBidiReactor<v1::WorkMsg, v1::ResultMsg> {
+// One Process session: an async call whose events come on the link's queue.
+// Its state is guarded by the link's mu_, except `in` (only the read path
+// touches it) and `out` (only while a write is in flight, or under mu_ while
+// none is). A session holds the link alive. It is deleted once its Finish
+// has come and no operation decided for it is left (`operations`).
+class ReplicaLink::Session final {
  public:
   explicit Session(std::shared_ptr<ReplicaLink> link) : link(std::move(link)) {}
 
-  void OnWriteDone(bool ok) override { link->OnWriteDone(this, ok); }
-  void OnReadDone(bool ok) override {
-    if (ok) {
-      link->OnMessage(this);
-    } else {
-      link->OnReadEnded(this);
-    }
-  }
-  void OnDone(const grpc::Status& status) override {
-    link->OnSessionDone(this, status);
-  }
-
   const std::shared_ptr<ReplicaLink> link;
   grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::WorkMsg, v1::ResultMsg>>
+      stream;
   v1::WorkMsg out;
   v1::ResultMsg in;
+  grpc::Status status;  // The session's, once Finish has come.
+  MemberTag<Session> read_done{this, &Session::ReadCame};
+  MemberTag<Session> write_done{this, &Session::WriteCame};
+  MemberTag<Session> finished{this, &Session::FinishCame};
   // Guarded by link->mu_.
   absl::flat_hash_map<uint64_t, Slot> slots;  // Units in flight, by id.
   uint64_t next_id = 0;
@@ -47,11 +41,24 @@ class ReplicaLink::Session final
   bool draining = false;          // The replica sent Draining.
   bool half_closed = false;       // Exit (the half-close) is decided.
   bool read_ended = false;        // The stream is over for reading.
-  bool hold_released = false;
-  bool cancelled = false;  // main_service cancelled it.
-  int starting = 0;        // Operations decided under mu_ and not yet started.
+  bool done = false;              // Finish has come.
+  bool cancelled = false;         // main_service cancelled it.
+  // Operations decided under mu_ and not over: started and their event not
+  // yet come, or still to start.
+  int operations = 0;
   // Why the session is broken, when main_service broke it (an unknown id).
   grpc::Status error;
+
+ private:
+  void ReadCame(bool ok) {
+    if (ok) {
+      link->OnMessage(this);
+    } else {
+      link->OnReadEnded(this);
+    }
+  }
+  void WriteCame(bool ok) { link->OnWriteDone(this, ok); }
+  void FinishCame(bool /*ok*/) { link->OnSessionDone(this); }
 };
 
 struct ReplicaLink::Ops {
@@ -117,7 +124,7 @@ void ReplicaLink::Send(Owner* owner, std::vector<Unit> units) {
         queue->units.insert(queue->units.end(), units.begin(), units.end());
       }
       MakeReadyLocked(queue.get());
-      PlanWritesLocked(ops);
+      PlanWritesSoonLocked(ops);
     }
   }
   Execute(ops);
@@ -133,7 +140,7 @@ void ReplicaLink::Release(Owner* owner, size_t n) {
     if (queue->cancelled) return;
     queue->held -= std::min(n, queue->held);
     MakeReadyLocked(queue);
-    if (queue->ready) PlanWritesLocked(ops);
+    if (queue->ready) PlanWritesSoonLocked(ops);
     ForgetIfIdleLocked(queue);
   }
   Execute(ops);
@@ -164,7 +171,7 @@ size_t ReplicaLink::Cancel(Owner* owner) {
           if (slot.queue == queue) session->cancels.push_back(id);
         }
       }
-      PlanWritesLocked(ops);
+      PlanWritesSoonLocked(ops);
     }
     ForgetIfIdleLocked(queue);
   }
@@ -205,8 +212,8 @@ ReplicaLink::Closed ReplicaLink::AwaitClosed(absl::Time deadline) {
   }
   // Past the deadline: cancel what is left (its units come back as lost).
   for (Session* session : sessions_) {
-    if (session->read_ended) continue;  // Its OnDone is on its way.
-    ++session->starting;
+    if (session->read_ended) continue;  // Its Finish is on its way.
+    ++session->operations;
     session->cancelled = true;
     cancel.cancel.push_back(session);
   }
@@ -292,6 +299,26 @@ bool ReplicaLink::FillLocked(Session* session) {
   return !works->empty();
 }
 
+void ReplicaLink::PlanWritesSoonLocked(Ops& ops) {
+  EventQueue& queue = *options_.queue;
+  if (!queue.OnItsThread()) {
+    PlanWritesLocked(ops);
+  } else if (!held_) {
+    held_ = true;
+    queue.Hold(shared_from_this());
+  }
+}
+
+void ReplicaLink::Flush() {
+  Ops ops;
+  {
+    absl::MutexLock lock(&mu_);
+    held_ = false;
+    PlanWritesLocked(ops);
+  }
+  Execute(ops);
+}
+
 void ReplicaLink::PlanWritesLocked(Ops& ops) {
   bool can_take = false;  // Some open session could take more units.
   size_t open = 0;        // Sessions that take units.
@@ -306,14 +333,14 @@ void ReplicaLink::PlanWritesLocked(Ops& ops) {
     }
     if (FillLocked(session)) {
       session->writing = true;
-      ++session->starting;
+      ++session->operations;
       ops.write.push_back(session);
       can_take |= session->slots.size() < options_.window;
     } else if ((session->draining || closing_) && session->slots.empty()) {
       // Every unit answered: Exit, and the replica answers Exited.
       session->half_closed = true;
       session->writing = true;
-      ++session->starting;
+      ++session->operations;
       ops.half_close.push_back(session);
     }
   }
@@ -323,7 +350,7 @@ void ReplicaLink::PlanWritesLocked(Ops& ops) {
     sessions_.push_back(session);
     FillLocked(session);  // Not empty: units wait and it has room.
     session->writing = true;
-    ++session->starting;
+    session->operations += 2;  // Its read, and its first write.
     ops.start.push_back(session);
   }
 }
@@ -334,37 +361,37 @@ void ReplicaLink::Execute(Ops& ops) {
     lost.owner->OnLost(std::move(lost.units), name_, lost.status);
   }
   for (Session* session : ops.start) {
-    // The initial metadata leaves with the first batch.
+    // The initial metadata leaves with the first batch: StartCall does
+    // nothing then, and has no event.
     session->context.set_initial_metadata_corked(true);
-    stub_->async()->Process(&session->context, session);
-    session->AddHold();  // Released once the read has ended.
-    session->StartRead(&session->in);
-    session->StartWrite(&session->out);
-    session->StartCall();
+    session->stream =
+        stub_->PrepareAsyncProcess(&session->context, options_.queue->cq());
+    session->stream->StartCall(nullptr);
+    session->stream->Read(&session->in, &session->read_done);
+    session->stream->Write(session->out, &session->write_done);
   }
-  for (Session* session : ops.write) session->StartWrite(&session->out);
-  for (Session* session : ops.half_close) session->StartWritesDone();
-  for (Session* session : ops.cancel) session->context.TryCancel();
-  std::vector<Session*> release;
+  for (Session* session : ops.write) {
+    session->stream->Write(session->out, &session->write_done);
+  }
+  for (Session* session : ops.half_close) {
+    session->stream->WritesDone(&session->write_done);
+  }
+  for (Session* session : ops.cancel) {
+    session->context.TryCancel();
+    OperationOver(session);
+  }
+}
+
+void ReplicaLink::OperationOver(Session* session) {
   {
     absl::MutexLock lock(&mu_);
-    auto started = [&](std::vector<Session*>& sessions)
-                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-                         for (Session* session : sessions) {
-                           if (--session->starting == 0 &&
-                               session->read_ended && !session->hold_released) {
-                             session->hold_released = true;
-                             release.push_back(session);
-                           }
-                         }
-                       };
-    started(ops.start);
-    started(ops.write);
-    started(ops.half_close);
-    started(ops.cancel);
+    if (--session->operations > 0 || !session->done) return;
   }
-  // OnDone may run inline, and may free the link: nothing after.
-  for (Session* session : release) session->RemoveHold();
+  // Deleted before Close may return. The link outlives this: WorkReplicas
+  // keeps every link until it is destroyed, after Close.
+  delete session;
+  absl::MutexLock lock(&mu_);
+  --dying_;
 }
 
 void ReplicaLink::OnMessage(Session* session) {
@@ -421,17 +448,18 @@ void ReplicaLink::OnMessage(Session* session) {
     if (!session->error.ok()) {
       // Broken by the replica: cancel it; its units come back as lost.
       if (!session->read_ended) {
-        ++session->starting;
+        ++session->operations;
         session->cancelled = true;
         ops.cancel.push_back(session);
       }
     } else {
-      PlanWritesLocked(ops);  // Room was made; the owners may send more.
+      PlanWritesSoonLocked(ops);  // Room was made; the owners may send more.
     }
   }
   // The owners take the results out of `in` before the next read reuses it.
+  // The read goes on: the session is not done before its read has ended.
   Execute(ops);
-  session->StartRead(&in);
+  session->stream->Read(&in, &session->read_done);
 }
 
 void ReplicaLink::OnWriteDone(Session* session, bool ok) {
@@ -440,31 +468,29 @@ void ReplicaLink::OnWriteDone(Session* session, bool ok) {
     absl::MutexLock lock(&mu_);
     session->writing = false;
     // A failed write means the stream is over; the read path sees it.
-    if (ok) PlanWritesLocked(ops);
+    if (ok) PlanWritesSoonLocked(ops);
   }
   Execute(ops);
+  OperationOver(session);
 }
 
 void ReplicaLink::OnReadEnded(Session* session) {
-  bool release = false;
   {
     absl::MutexLock lock(&mu_);
     session->read_ended = true;
-    if (session->starting == 0 && !session->hold_released) {
-      session->hold_released = true;
-      release = true;
-    }
   }
-  if (release) session->RemoveHold();  // Inside a reaction: OnDone comes after.
+  // The read operation goes on as the Finish, which brings the status.
+  session->stream->Finish(&session->status, &session->finished);
 }
 
-void ReplicaLink::OnSessionDone(Session* session, const grpc::Status& status) {
+void ReplicaLink::OnSessionDone(Session* session) {
   Ops ops;
   {
     absl::MutexLock lock(&mu_);
     sessions_.erase(std::find(sessions_.begin(), sessions_.end(), session));
-    ++dying_;  // Until it is deleted, below.
-    grpc::Status why = session->error.ok() ? status : session->error;
+    session->done = true;
+    ++dying_;  // Until it is deleted (OperationOver).
+    grpc::Status why = session->error.ok() ? session->status : session->error;
     if (why.error_code() == grpc::StatusCode::CANCELLED &&
         !session->cancelled) {
       // main_service did not cancel it: the replica did, as a server does
@@ -507,15 +533,10 @@ void ReplicaLink::OnSessionDone(Session* session, const grpc::Status& status) {
     // A replica that drained is done with once its sessions are: the next
     // session there is to a new process.
     if (sessions_.empty()) draining_ = false;
-    PlanWritesLocked(ops);  // Units may wait for a session.
+    PlanWritesSoonLocked(ops);  // Units may wait for a session.
   }
   Execute(ops);
-  // Deleted before Close may return. The link outlives this: WorkReplicas
-  // keeps every link until it is destroyed, after Close, on the program's
-  // thread.
-  delete session;
-  absl::MutexLock lock(&mu_);
-  --dying_;
+  OperationOver(session);  // The Finish.
 }
 
 }  // namespace pieces

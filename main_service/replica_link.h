@@ -26,18 +26,20 @@
 // the ones sent are still answered, and each session then sends Exit and ends;
 // until they all have, units sent to the link are lost at once.
 //
-// Threads: Send, Cancel and Close run on the callers' threads; the sessions'
-// reactions on gRPC's threads. Owner methods are called with no lock held,
-// for one owner possibly from several sessions at once. All state is guarded
-// by mu_; no gRPC operation is started with mu_ held, because gRPC may run a
-// reaction inline from inside it.
+// Threads: the sessions are gRPC async calls whose events complete on the
+// queue of Options::queue; the one thread that takes that queue's events
+// (main_service's) runs their reactions. Send, Release, Cancel and Close may
+// be called from any thread. Owner methods are called with no lock held, for
+// one owner possibly from several threads at once. All state is guarded by
+// mu_; gRPC operations are decided under mu_ and started after releasing it.
 //
 // Lifetime: owned by shared_ptr (the replica's WorkReplica holds it, and
 // each running session holds it too). Its owner must hold it while any
 // session runs (WorkReplicas keeps every link until it is destroyed, after
-// Close, which returns only once every session is deleted). An owner must stay
-// alive until each unit it sent is answered (OnResult), lost (OnLost) or
-// dropped (counted by the Cancel that dropped it).
+// Close, which returns only once every session is deleted), and the queue's
+// thread must take events until then. An owner must stay alive until each
+// unit it sent is answered (OnResult), lost (OnLost) or dropped (counted by
+// the Cancel that dropped it).
 #ifndef PIECES_MAIN_SERVICE_REPLICA_LINK_H_
 #define PIECES_MAIN_SERVICE_REPLICA_LINK_H_
 
@@ -55,13 +57,20 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "grpcpp/grpcpp.h"
+#include "main_service/event_queue.h"
 #include "pieces/v1/work_service.grpc.pb.h"
 
 namespace pieces {
 
-class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
+class ReplicaLink : public std::enable_shared_from_this<ReplicaLink>,
+                    public EventQueue::Held {
  public:
   struct Options {
+    // The queue of every session (shared by the links of one main_service).
+    // Must be set (and its queue) before the first unit is sent; its thread
+    // takes the sessions' events, and writes planned on it are held until
+    // it has no event ready (event_queue.h).
+    std::shared_ptr<EventQueue> queue;
     // The most sessions open to the replica at once. One is opened when
     // units wait and every open one is writing or full.
     size_t sessions = 1;
@@ -137,6 +146,9 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   void StartClose() ABSL_LOCKS_EXCLUDED(mu_);
   Closed AwaitClosed(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Starts the writes held (EventQueue::Held); on the queue's thread.
+  void Flush() override ABSL_LOCKS_EXCLUDED(mu_);
+
   // Units sent and not yet answered, and sessions open; for tests and stats.
   size_t in_flight() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t sessions() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -182,18 +194,24 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   // can take one; if units still wait and every session is busy, opens
   // another.
   void PlanWritesLocked(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PlanWritesLocked, or on the queue's thread, once it has no event ready
+  // (Flush).
+  void PlanWritesSoonLocked(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fills the session's next message from what waits; false if nothing.
   bool FillLocked(Session* session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes every unit that waits to be sent; for a replica that drains.
   void TakeWaitingLocked(Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Execute(Ops& ops) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Session reactions, forwarded.
+  // Session events, on the queue's thread.
   void OnMessage(Session* session) ABSL_LOCKS_EXCLUDED(mu_);
   void OnWriteDone(Session* session, bool ok) ABSL_LOCKS_EXCLUDED(mu_);
   void OnReadEnded(Session* session) ABSL_LOCKS_EXCLUDED(mu_);
-  void OnSessionDone(Session* session, const grpc::Status& status)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnSessionDone(Session* session) ABSL_LOCKS_EXCLUDED(mu_);
+  // One of the session's operations is over (its event came, or it was
+  // decided and needs no event): deletes the session once it is done and
+  // has no operation left.
+  void OperationOver(Session* session) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const std::string name_;
@@ -211,6 +229,8 @@ class ReplicaLink : public std::enable_shared_from_this<ReplicaLink> {
   std::deque<Queue*> ready_ ABSL_GUARDED_BY(mu_);
   // Units waiting to be sent, over every queue.
   size_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  // A Flush is due (the link is in the queue's held list).
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
   // Close has started: no new session, no new unit.
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   // The replica sent Draining: new units are lost (UNAVAILABLE) at once,

@@ -116,14 +116,6 @@ class AsyncHealthService::WatchCall final : public CompletionTag {
   }
 
  private:
-  struct Event final : CompletionTag {
-    Event(WatchCall* owner, void (WatchCall::*handler)(bool))
-        : owner(owner), handler(handler) {}
-    void Complete(bool ok) override { (owner->*handler)(ok); }
-    WatchCall* const owner;
-    void (WatchCall::*const handler)(bool);
-  };
-
   void WriteCame(bool ok) {
     bool free;
     {
@@ -151,8 +143,8 @@ class AsyncHealthService::WatchCall final : public CompletionTag {
   grpc::ServerContext context_;
   HealthCheckRequest request_;
   grpc::ServerAsyncWriter<HealthCheckResponse> writer_{&context_};
-  Event write_{this, &WatchCall::WriteCame};
-  Event done_{this, &WatchCall::DoneCame};
+  MemberTag<WatchCall> write_{this, &WatchCall::WriteCame};
+  MemberTag<WatchCall> done_{this, &WatchCall::DoneCame};
   HealthCheckResponse response_ ABSL_GUARDED_BY(service_->mu_);
   bool written_ ABSL_GUARDED_BY(service_->mu_) = false;
   bool writing_ ABSL_GUARDED_BY(service_->mu_) = false;
