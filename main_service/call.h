@@ -18,9 +18,10 @@
 // frees itself once gRPC is done and every unit it sent is answered or lost:
 // the links refer to it until then.
 //
-// Threads: Start on the gRPC thread that made the call; OnResult and OnLost
-// on the sessions' threads, concurrently for units on different replicas;
-// Cancel on any. Take is called with mu_ held; Flush and End with no lock.
+// Threads: Start on main_service's queue thread, when the call arrives;
+// OnResult and OnLost on that thread, or (units lost when the links close)
+// on the thread that closes them; Abort on any. Take is called with mu_ held;
+// Flush and End with no lock.
 #ifndef PIECES_MAIN_SERVICE_CALL_H_
 #define PIECES_MAIN_SERVICE_CALL_H_
 
