@@ -77,6 +77,21 @@ bool Has(const std::vector<std::string>& events, const std::string& event) {
   return false;
 }
 
+// Makes one Run that succeeds and one refused (no keys) through `main`, then
+// stops it with SIGTERM and expects it to exit 0: its drain ends after every
+// call has ended and been logged.
+void OneGoodAndOneRefusedRunThenStop(const ServiceProcess& main) {
+  auto stub = NewMainStub(main.address);
+  v1::RunReply reply;
+  ASSERT_TRUE(CallRun(*stub, {1, 2, 1}, &reply).ok());
+  EXPECT_EQ(CallRun(*stub, std::vector<uint64_t>{}, &reply).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  main.process->Signal(SIGTERM);
+  absl::StatusOr<int> exit_code = main.process->AwaitExit(absl::Seconds(30));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
+}
+
 TEST(JsonLogTest, EveryLineOfBothProgramsIsAnObjectWithTheFixedKeys) {
   ServiceProcess work =
       StartWorkServiceOrFail({"--log_format=json", "--threads=1"});
@@ -85,17 +100,8 @@ TEST(JsonLogTest, EveryLineOfBothProgramsIsAnObjectWithTheFixedKeys) {
       StartMainServiceOrFail({"--log_format=json", "--log_calls=all",
                               absl::StrCat("--work_address=", work.address)});
   ASSERT_NE(main.process, nullptr);
-  auto stub = NewMainStub(main.address);
-  v1::RunReply reply;
-  ASSERT_TRUE(CallRun(*stub, {1, 2, 1}, &reply).ok());
-  EXPECT_EQ(CallRun(*stub, std::vector<uint64_t>{}, &reply).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
-
   // Main first: its shared session to work ends as main stops.
-  main.process->Signal(SIGTERM);
-  absl::StatusOr<int> main_exit = main.process->AwaitExit(absl::Seconds(30));
-  ASSERT_TRUE(main_exit.ok()) << main_exit.status();
-  EXPECT_EQ(*main_exit, 0);
+  OneGoodAndOneRefusedRunThenStop(main);
   work.process->Signal(SIGTERM);
   absl::StatusOr<int> work_exit = work.process->AwaitExit(absl::Seconds(30));
   ASSERT_TRUE(work_exit.ok()) << work_exit.status();
@@ -148,16 +154,7 @@ TEST(JsonLogTest, LogCallsChoosesWhichCallsAreLogged) {
     flags.push_back(absl::StrCat("--work_address=", work.address));
     ServiceProcess main = StartMainServiceOrFail(flags);
     ASSERT_NE(main.process, nullptr);
-    auto stub = NewMainStub(main.address);
-    v1::RunReply reply;
-    ASSERT_TRUE(CallRun(*stub, {1, 2, 1}, &reply).ok());
-    EXPECT_EQ(CallRun(*stub, std::vector<uint64_t>{}, &reply).error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT);
-    // Its drain ends after every call has ended and been logged.
-    main.process->Signal(SIGTERM);
-    absl::StatusOr<int> exit_code = main.process->AwaitExit(absl::Seconds(30));
-    ASSERT_TRUE(exit_code.ok()) << exit_code.status();
-    EXPECT_EQ(*exit_code, 0);
+    OneGoodAndOneRefusedRunThenStop(main);
     const std::vector<std::string> lines = CallEndLines(main.process->output());
     EXPECT_EQ(lines.size(), c.lines) << main.process->output();
     if (c.lines == 1) {
