@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "common/async_unary_call.h"
 #include "common/completion_tag.h"
 #include "common/grpc_status.h"
 #include "common/logging/event_log.h"
@@ -339,20 +340,16 @@ void AddStats(const v1::Stats& from, v1::Stats* to) {
 // service's queue; answered when the last has come; freed when the answer
 // has gone (or no call came: the server shuts down).
 // Threads: every event on the queue's thread.
-class ClusterStatsCall final : public CompletionTag {
+class ClusterStatsCall final
+    : public AsyncUnaryCall<v1::GetClusterStatsRequest, v1::ClusterStats> {
  public:
   explicit ClusterStatsCall(MainServiceImpl* service) : service_(service) {
-    service->RequestGetClusterStats(&context_, &request_, &responder_,
-                                    service->cq(), service->cq(), this);
+    service->RequestGetClusterStats(&context_, &request_, responder(),
+                                    service->cq(), service->cq(), tag());
   }
 
-  // The call came (ok), or the server shuts down and none did; or the
-  // answer has gone.
-  void Complete(bool ok) override {
-    if (!ok || answered_) {
-      delete this;
-      return;
-    }
+ private:
+  void Arrived() override {
     service_->AwaitClusterStats();
     view_ = service_->replicas()->View();
     reply_.set_units_resent(
@@ -361,7 +358,7 @@ class ClusterStatsCall final : public CompletionTag {
     slots_ = std::vector<Slot>(view_->replicas.size());
     pending_ = slots_.size();
     if (slots_.empty()) {
-      Answer();
+      Fill();
       return;
     }
     const auto deadline =
@@ -379,11 +376,10 @@ class ClusterStatsCall final : public CompletionTag {
     }
   }
 
- private:
   // One replica's GetStats; its tag.
   struct Slot final : CompletionTag {
     void Complete(bool /*ok*/) override {
-      if (--call->pending_ == 0) call->Answer();
+      if (--call->pending_ == 0) call->Fill();
     }
     ClusterStatsCall* call = nullptr;
     grpc::ClientContext context;
@@ -392,7 +388,8 @@ class ClusterStatsCall final : public CompletionTag {
     grpc::Status status;
   };
 
-  void Answer() {
+  // Answers with what every replica said.
+  void Fill() {
     for (size_t i = 0; i < slots_.size(); ++i) {
       const WorkReplica& replica = *view_->replicas[i];
       v1::ReplicaStats* out = reply_.add_replicas();
@@ -408,19 +405,14 @@ class ClusterStatsCall final : public CompletionTag {
         out->mutable_error()->set_message(slots_[i].status.error_message());
       }
     }
-    answered_ = true;
-    responder_.Finish(reply_, grpc::Status::OK, this);
+    Answer(reply_, grpc::Status::OK);
   }
 
   MainServiceImpl* const service_;
-  grpc::ServerContext context_;
-  v1::GetClusterStatsRequest request_;
   v1::ClusterStats reply_;
-  grpc::ServerAsyncResponseWriter<v1::ClusterStats> responder_{&context_};
   std::shared_ptr<const ReplicaView> view_;
   std::vector<Slot> slots_;
   size_t pending_ = 0;
-  bool answered_ = false;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/async_unary_call.h"
 #include "work_service/work_metrics.h"
 
 namespace pieces {
@@ -135,32 +136,23 @@ void WorkServiceImpl::Serve(std::unique_ptr<SessionStream::Call> call) {
 }
 
 // Requested, then answered on arrival; freed once the answer has gone.
-class WorkServiceImpl::StatsCall final : public CompletionTag {
+class WorkServiceImpl::StatsCall final
+    : public AsyncUnaryCall<v1::GetStatsRequest, v1::Stats> {
  public:
   explicit StatsCall(WorkServiceImpl* service) : service_(service) {
-    service_->RequestGetStats(&context_, &request_, &responder_,
-                              service_->cq_.get(), service_->cq_.get(), this);
-  }
-
-  void Complete(bool ok) override {
-    if (answered_ || !ok) {
-      // The answer went (or not); or the server shuts down and no call came.
-      delete this;
-      return;
-    }
-    service_->AwaitStats();
-    v1::Stats reply;
-    service_->FillStats(&reply);
-    answered_ = true;
-    responder_.Finish(reply, grpc::Status::OK, this);
+    service_->RequestGetStats(&context_, &request_, responder(),
+                              service_->cq_.get(), service_->cq_.get(), tag());
   }
 
  private:
+  void Arrived() override {
+    service_->AwaitStats();
+    v1::Stats reply;
+    service_->FillStats(&reply);
+    Answer(reply, grpc::Status::OK);
+  }
+
   WorkServiceImpl* const service_;
-  grpc::ServerContext context_;
-  v1::GetStatsRequest request_;
-  grpc::ServerAsyncResponseWriter<v1::Stats> responder_{&context_};
-  bool answered_ = false;
 };
 
 void WorkServiceImpl::AwaitStats() { new StatsCall(this); }

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "common/async_unary_call.h"
 #include "common/completion_tag.h"
 
 namespace pieces {
@@ -29,46 +30,35 @@ class Forwarder final : public grpc::HealthCheckServiceInterface {
 
 }  // namespace
 
-// One Check: requested, then answered once it arrives; freed when the
-// answer has gone.
-class AsyncHealthService::CheckCall final : public CompletionTag {
+// One Check: requested, then answered once it arrives.
+class AsyncHealthService::CheckCall final
+    : public AsyncUnaryCall<HealthCheckRequest, HealthCheckResponse> {
  public:
   explicit CheckCall(AsyncHealthService* service) : service_(service) {
-    service_->RequestCheck(&context_, &request_, &responder_, service_->cq_,
-                           service_->cq_, this);
+    service_->RequestCheck(&context_, &request_, responder(), service_->cq_,
+                           service_->cq_, tag());
   }
 
-  void Complete(bool ok) override {
-    if (answered_ || !ok) {
-      // The answer went (or not); or the server shuts down and no call came.
-      delete this;
-      return;
-    }
+ private:
+  void Arrived() override {
     service_->AwaitCheck();
     Status status;
     {
       absl::MutexLock lock(&service_->mu_);
       status = service_->StatusOf(request_.service());
     }
-    answered_ = true;
+    HealthCheckResponse response;
     if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-      responder_.FinishWithError(
-          grpc::Status(grpc::StatusCode::NOT_FOUND,
-                       "unknown service \"" + request_.service() + "\""),
-          this);
+      Answer(response,
+             grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "unknown service \"" + request_.service() + "\""));
       return;
     }
-    HealthCheckResponse response;
     response.set_status(status);
-    responder_.Finish(response, grpc::Status::OK, this);
+    Answer(response, grpc::Status::OK);
   }
 
- private:
   AsyncHealthService* const service_;
-  grpc::ServerContext context_;
-  HealthCheckRequest request_;
-  grpc::ServerAsyncResponseWriter<HealthCheckResponse> responder_{&context_};
-  bool answered_ = false;
 };
 
 // One Watch: writes the status when it arrives and whenever it changes (one
